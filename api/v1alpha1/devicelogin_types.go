@@ -1,0 +1,272 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Annotations that users set on a DeviceLogin, and the label on the Secrets the operator owns.
+const (
+	// ReauthorizeAnnotation: any new value starts a fresh device flow.
+	ReauthorizeAnnotation = "auth.devicelogin.dev/reauthorize"
+	// RefreshAnnotation: any new value refreshes the token now.
+	RefreshAnnotation = "auth.devicelogin.dev/refresh"
+	// DeviceLoginLabel marks the token Secret and the operator's own state Secret with the name of
+	// the DeviceLogin they belong to. The manager caches only Secrets with this label.
+	DeviceLoginLabel = "auth.devicelogin.dev/devicelogin"
+)
+
+// ProviderKind is the kind of provider a DeviceLogin references.
+// +kubebuilder:validation:Enum=OAuthProvider;ClusterOAuthProvider
+type ProviderKind string
+
+// The provider kinds.
+const (
+	OAuthProviderKind        ProviderKind = "OAuthProvider"
+	ClusterOAuthProviderKind ProviderKind = "ClusterOAuthProvider"
+)
+
+// CodeExpiryPolicy says what happens when a user code expires before anyone approved it.
+// +kubebuilder:validation:Enum=Renew;Stop
+type CodeExpiryPolicy string
+
+// The code expiry policies.
+const (
+	// CodeExpiryRenew asks the provider for a fresh code.
+	CodeExpiryRenew CodeExpiryPolicy = "Renew"
+	// CodeExpiryStop waits for the reauthorize annotation.
+	CodeExpiryStop CodeExpiryPolicy = "Stop"
+)
+
+// ProviderReference names the OAuthProvider (in the DeviceLogin's namespace) or ClusterOAuthProvider
+// to ask.
+type ProviderReference struct {
+	// Kind is OAuthProvider (same namespace) or ClusterOAuthProvider.
+	// +kubebuilder:default=OAuthProvider
+	// +optional
+	Kind ProviderKind `json:"kind,omitempty"`
+
+	// Name of the provider.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// SecretTemplate shapes the token Secret beyond its standard keys.
+type SecretTemplate struct {
+	// Labels added to the token Secret.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// Annotations added to the token Secret.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// Type of the token Secret. Default Opaque.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Type string `json:"type,omitempty"`
+
+	// Data holds extra keys of the token Secret. Each value is a Go text/template rendered with
+	// .AccessToken, .TokenType, .Expiry (RFC 3339, empty when the token does not expire), .IDToken and
+	// .Scope; for example `.dockerconfigjson` or `Authorization: "Bearer {{ .AccessToken }}"`.
+	// +kubebuilder:validation:MaxProperties=64
+	// +optional
+	Data map[string]string `json:"data,omitempty"`
+}
+
+// DeviceLoginSpec asks for an OAuth token through the device authorization grant.
+type DeviceLoginSpec struct {
+	// ProviderRef names the provider to ask.
+	ProviderRef ProviderReference `json:"providerRef"`
+
+	// Scopes to request, e.g. [openid, email, offline_access]. Many providers issue a refresh token
+	// only with offline_access.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.all(s, s.size() > 0 && !s.contains(' ') && !s.contains('\\t'))",message="each scope must be one non-empty word without spaces: write [openid, email], not [\"openid email\"]"
+	// +optional
+	Scopes []string `json:"scopes,omitempty"`
+
+	// Audience is sent as the audience parameter when set (Auth0 and others need it).
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	Audience string `json:"audience,omitempty"`
+
+	// Parameters are extra device authorization request parameters, e.g. {resource: https://api.example.com}.
+	// +kubebuilder:validation:MaxProperties=32
+	// +optional
+	Parameters map[string]string `json:"parameters,omitempty"`
+
+	// SecretName is the name of the token Secret in this namespace. Defaults to the DeviceLogin's name.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="secretName must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (e.g. ci-bot-token)"
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+
+	// SecretTemplate adds labels, annotations and templated keys to the token Secret.
+	// +optional
+	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
+
+	// IncludeRefreshToken puts the refresh token into the token Secret under refresh_token. Leave it
+	// false unless the workload refreshes by itself: the operator keeps the refresh token and
+	// refreshes for it.
+	// +kubebuilder:default=false
+	// +optional
+	IncludeRefreshToken bool `json:"includeRefreshToken"`
+
+	// RefreshBefore refreshes the token this long before it expires. Default: once two thirds of
+	// its lifetime have passed.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s')",message="refreshBefore must be a positive duration such as 10m or 1h30m"
+	// +optional
+	RefreshBefore *metav1.Duration `json:"refreshBefore,omitempty"`
+
+	// CodeExpiryPolicy: Renew asks for a fresh user code when one expires unapproved; Stop waits
+	// for the auth.devicelogin.dev/reauthorize annotation.
+	// +kubebuilder:default=Renew
+	// +optional
+	CodeExpiryPolicy CodeExpiryPolicy `json:"codeExpiryPolicy,omitempty"`
+
+	// RevokeOnDelete revokes the tokens at the provider (RFC 7009) when the DeviceLogin is deleted.
+	// Deletion is never held up for more than 30 seconds by a failing provider.
+	// +kubebuilder:default=false
+	// +optional
+	RevokeOnDelete bool `json:"revokeOnDelete"`
+}
+
+// DeviceLoginStatus is where the flow stands. The times are absolute so that a restarted
+// controller resumes exactly where it was.
+type DeviceLoginStatus struct {
+	// ObservedGeneration is the generation of the spec that the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready is True only while the token Secret holds a valid access token.
+	// TokenRefreshed says whether the last refresh worked.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// UserCode is the code a person enters at the verification URI.
+	// +optional
+	UserCode string `json:"userCode,omitempty"`
+
+	// VerificationURI is the page where the user code is entered.
+	// +optional
+	VerificationURI string `json:"verificationURI,omitempty"`
+
+	// VerificationURIComplete is the page with the user code filled in, when the provider gives one.
+	// +optional
+	VerificationURIComplete string `json:"verificationURIComplete,omitempty"`
+
+	// ApprovalURL is the page to open: verificationURIComplete when the provider gives one, else
+	// verificationURI.
+	// +optional
+	ApprovalURL string `json:"approvalURL,omitempty"`
+
+	// UserCodeExpiresAt is when the user code stops working.
+	// +optional
+	UserCodeExpiresAt *metav1.Time `json:"userCodeExpiresAt,omitempty"`
+
+	// PollInterval is the number of seconds between token requests now in force (slow_down raises it).
+	// +optional
+	PollInterval int32 `json:"pollInterval,omitempty"`
+
+	// NextPollTime is the earliest time of the next token request while a code is pending.
+	// +optional
+	NextPollTime *metav1.Time `json:"nextPollTime,omitempty"`
+
+	// AuthorizedAt is when the current grant was approved.
+	// +optional
+	AuthorizedAt *metav1.Time `json:"authorizedAt,omitempty"`
+
+	// AuthorizedSubject is who approved, from the verified ID token or the userinfo endpoint, when
+	// the provider tells.
+	// +optional
+	AuthorizedSubject string `json:"authorizedSubject,omitempty"`
+
+	// GrantedScopes are the scopes the provider granted.
+	// +listType=atomic
+	// +optional
+	GrantedScopes []string `json:"grantedScopes,omitempty"`
+
+	// TokenExpiresAt is when the access token in the Secret expires; empty when it does not.
+	// +optional
+	TokenExpiresAt *metav1.Time `json:"tokenExpiresAt,omitempty"`
+
+	// LastRefreshTime is when the token was last refreshed.
+	// +optional
+	LastRefreshTime *metav1.Time `json:"lastRefreshTime,omitempty"`
+
+	// NextRefreshTime is when the operator refreshes the token next.
+	// +optional
+	NextRefreshTime *metav1.Time `json:"nextRefreshTime,omitempty"`
+
+	// ConsecutiveFailures counts transient failures (network, 5xx, timeouts) since the last
+	// success; the retry delay grows with it.
+	// +optional
+	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
+
+	// SecretName is the token Secret that holds the access token.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+
+	// LastHandledReauthorize is the last value of the auth.devicelogin.dev/reauthorize annotation
+	// that was acted on.
+	// +optional
+	LastHandledReauthorize string `json:"lastHandledReauthorize,omitempty"`
+
+	// LastHandledRefresh is the last value of the auth.devicelogin.dev/refresh annotation that was
+	// acted on.
+	// +optional
+	LastHandledRefresh string `json:"lastHandledRefresh,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=dl,categories=devicelogin
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="User Code",type=string,JSONPath=`.status.userCode`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.approvalURL`
+// +kubebuilder:printcolumn:name="Code Expires",type=string,JSONPath=`.status.userCodeExpiresAt`
+// +kubebuilder:printcolumn:name="Token Expires",type=string,JSONPath=`.status.tokenExpiresAt`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// DeviceLogin gets an OAuth access token for workloads through the device authorization grant
+// (RFC 8628): the operator publishes a user code for a person to approve at the provider, then
+// keeps the token in a Secret and refreshes it.
+type DeviceLogin struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says which provider to ask, for what, and where to put the token.
+	Spec DeviceLoginSpec `json:"spec"`
+
+	// Status says where the flow stands.
+	// +optional
+	Status DeviceLoginStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// DeviceLoginList is a list of DeviceLogins.
+type DeviceLoginList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DeviceLogin `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&DeviceLogin{}, &DeviceLoginList{})
+}
+
+// TokenSecretName is the name of the Secret that holds the token for workloads.
+func (d *DeviceLogin) TokenSecretName() string {
+	if d.Spec.SecretName != "" {
+		return d.Spec.SecretName
+	}
+	return d.Name
+}

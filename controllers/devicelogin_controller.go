@@ -1,0 +1,257 @@
+package controllers
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"text/template"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+)
+
+// Backoff of transient provider failures: doubling from the base to the cap, with jitter.
+const (
+	backoffBase = 5 * time.Second
+	backoffCap  = 5 * time.Minute
+	// minRequeue keeps a reconcile that finds something due right now from spinning.
+	minRequeue = time.Second
+)
+
+// DeviceLoginReconciler runs the device authorization grant for DeviceLogins: it asks for a user
+// code, polls for the approval one request per reconcile, writes the token Secret and refreshes
+// the token before it expires. All timing lives in status as absolute times, so a restarted
+// controller resumes where it left off.
+type DeviceLoginReconciler struct {
+	client.Client
+	// APIReader reads what the cache may not hold yet, and client Secrets, which it never holds.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Flow      oauth.DeviceFlow
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+	// ClusterResourceNamespace holds ClusterOAuthProviders' client secrets.
+	ClusterResourceNamespace string
+
+	// unsaved keeps, per DeviceLogin UID, state that the provider handed out (a rotated refresh
+	// token) but that could not be written to the API server. It is written before the next
+	// request to the provider, so that a refused write never loses a refresh token.
+	unsaved sync.Map
+}
+
+// +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// loginScope carries what one reconcile learns from step to step.
+type loginScope struct {
+	dl     *authv1alpha1.DeviceLogin
+	before *authv1alpha1.DeviceLogin
+	now    time.Time
+
+	stateSecret *corev1.Secret
+	state       *loginState
+	templates   map[string]*template.Template
+
+	provider        *resolvedProvider
+	providerProblem string
+	forbidden       bool
+	grant           string
+
+	reauthorize bool
+	refreshNow  bool
+	needCode    bool
+	halt        *haltInfo
+
+	invalidSpec string
+	conflict    string
+	wake        time.Time
+}
+
+// haltInfo is a stop that lasts until the reauthorize annotation or a spec change.
+type haltInfo struct{ reason, message string }
+
+func (s *loginScope) wakeAt(t time.Time) {
+	if !t.IsZero() && (s.wake.IsZero() || t.Before(s.wake)) {
+		s.wake = t
+	}
+}
+
+func (s *loginScope) pending() bool { return s.state.DeviceCode != "" && s.dl.Status.UserCode != "" }
+
+// Reconcile brings one DeviceLogin a step further.
+func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	dl := &authv1alpha1.DeviceLogin{}
+	if err := r.Get(ctx, req.NamespacedName, dl); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !dl.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, dl)
+	}
+	if err := r.reconcileFinalizer(ctx, dl); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	s := &loginScope{dl: dl, before: dl.DeepCopy(), now: r.Clock.Now()}
+	defer func() {
+		if equality.Semantic.DeepEqual(s.before.Status, dl.Status) {
+			return
+		}
+		if err := r.Status().Patch(ctx, dl, client.MergeFrom(s.before)); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, client.IgnoreNotFound(err)})
+		}
+	}()
+
+	steps := []func(context.Context, *loginScope) (stop bool, err error){
+		r.reconcileSpec,
+		r.reconcileState,
+		r.reconcileProvider,
+		r.reconcileTriggers,
+		r.reconcileRefresh,
+		r.reconcileFlow,
+		r.reconcileTokenSecret,
+	}
+	for _, step := range steps {
+		stop, err := step(ctx, s)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if stop {
+			break
+		}
+	}
+	r.reconcileReady(ctx, s)
+	dl.Status.ObservedGeneration = dl.Generation
+	if s.wake.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: max(s.wake.Sub(s.now), minRequeue)}, nil
+}
+
+// reconcileSpec checks what the API server's validation cannot: that secretTemplate's templates
+// parse and use allowed keys. A broken spec stops the reconcile with InvalidSpec; the Secret
+// already written stays as it is.
+func (r *DeviceLoginReconciler) reconcileSpec(_ context.Context, s *loginScope) (bool, error) {
+	tmpls, err := parseTemplates(s.dl)
+	if err != nil {
+		s.invalidSpec = err.Error()
+		return true, nil
+	}
+	s.templates = tmpls
+	return false, nil
+}
+
+// reconcileState loads the controller's own Secret (device code, tokens), preferring state that
+// an earlier reconcile got from the provider but could not write, and writes that first.
+func (r *DeviceLoginReconciler) reconcileState(ctx context.Context, s *loginScope) (bool, error) {
+	secret, st, err := r.loadState(ctx, s.dl)
+	if conflict, ok := err.(*conflictError); ok {
+		s.conflict = conflict.Error()
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.stateSecret, s.state = secret, st
+	if v, ok := r.unsaved.Load(s.dl.UID); ok {
+		s.state = v.(*loginState)
+		if err := r.persist(ctx, s); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// persist writes the state Secret when it changed. When the write fails, the state is kept in
+// memory and written first thing on the next reconcile.
+func (r *DeviceLoginReconciler) persist(ctx context.Context, s *loginScope) error {
+	secret, err := r.saveState(ctx, s.dl, s.stateSecret, s.state)
+	if err != nil {
+		copied := *s.state
+		r.unsaved.Store(s.dl.UID, &copied)
+		if c, ok := err.(*conflictError); ok {
+			s.conflict = c.Error()
+		}
+		return err
+	}
+	r.unsaved.Delete(s.dl.UID)
+	s.stateSecret = secret
+	return nil
+}
+
+// reconcileTriggers acts on the annotations users set and on spec changes that affect the grant,
+// and works out whether an earlier AccessDenied, ProviderError or CodeExpired still holds.
+func (r *DeviceLoginReconciler) reconcileTriggers(ctx context.Context, s *loginScope) (bool, error) {
+	dl, st := s.dl, s.state
+	if v := dl.Annotations[authv1alpha1.ReauthorizeAnnotation]; v != "" && v != dl.Status.LastHandledReauthorize {
+		dl.Status.LastHandledReauthorize = v
+		s.reauthorize = true
+		r.dropCode(s)
+		log.FromContext(ctx).Info("Reauthorization requested")
+	}
+	if v := dl.Annotations[authv1alpha1.RefreshAnnotation]; v != "" && v != dl.Status.LastHandledRefresh {
+		dl.Status.LastHandledRefresh = v
+		s.refreshNow = true
+		log.FromContext(ctx).Info("Refresh requested")
+	}
+	if st.DeviceCode != "" && s.dl.Status.UserCode == "" || st.DeviceCode == "" && s.dl.Status.UserCode != "" {
+		// Half a pending flow (status or state lost): start over rather than poll blind.
+		r.dropCode(s)
+	}
+	if s.grant != "" && st.DeviceCode != "" && st.DeviceGrant != s.grant {
+		r.dropCode(s)
+	}
+	if prev := meta.FindStatusCondition(s.before.Status.Conditions, ConditionReady); prev != nil && !s.reauthorize &&
+		haltingReasons[prev.Reason] && prev.ObservedGeneration == dl.Generation && !s.pending() &&
+		!(prev.Reason == ReasonCodeExpired && dl.Spec.CodeExpiryPolicy != authv1alpha1.CodeExpiryStop) {
+		s.halt = &haltInfo{reason: prev.Reason, message: prev.Message}
+	}
+	return false, nil
+}
+
+// dropCode forgets the pending device code.
+func (r *DeviceLoginReconciler) dropCode(s *loginScope) {
+	s.state.DeviceCode, s.state.DeviceGrant = "", ""
+	clearPendingCode(&s.dl.Status)
+}
+
+// backoff is the delay after the n-th consecutive transient failure: doubling from backoffBase to
+// backoffCap, with up to 20% jitter either way so that many DeviceLogins do not retry in step.
+func backoff(n int32) time.Duration {
+	d := backoffBase
+	for i := int32(1); i < n && d < backoffCap; i++ {
+		d *= 2
+	}
+	d = min(d, backoffCap)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// event records an event on the DeviceLogin.
+func (r *DeviceLoginReconciler) event(dl *authv1alpha1.DeviceLogin, eventType, reason, action, note string, args ...any) {
+	r.Recorder.Eventf(dl, nil, eventType, reason, action, note, args...)
+}
+
+// nameOf is how messages name a DeviceLogin's provider.
+func providerName(dl *authv1alpha1.DeviceLogin) string {
+	kind := dl.Spec.ProviderRef.Kind
+	if kind == "" {
+		kind = authv1alpha1.OAuthProviderKind
+	}
+	return string(kind) + " " + dl.Spec.ProviderRef.Name
+}
+

@@ -1,0 +1,277 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+)
+
+// slowDownStep is how much every later poll waits longer after slow_down (RFC 8628 section 3.5).
+const slowDownStep = 5 * time.Second
+
+// reconcileFlow runs the device flow, one provider request per reconcile: it polls a pending code
+// when its poll is due, handles its expiry, or asks for a new code when the DeviceLogin has no
+// usable token (none yet, a grant-changing spec edit, a reauthorize request, a refused refresh
+// token, or an expiring token without a refresh token).
+func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope) (bool, error) {
+	dl := s.dl
+	if s.pending() {
+		expires := timeOf(dl.Status.UserCodeExpiresAt)
+		if !s.now.Before(expires) {
+			return false, r.codeExpired(ctx, s)
+		}
+		s.wakeAt(expires)
+		next := timeOf(dl.Status.NextPollTime)
+		if s.provider == nil || s.now.Before(next) {
+			s.wakeAt(next)
+			return false, nil
+		}
+		return false, r.poll(ctx, s)
+	}
+	if !r.needsCode(s) || s.provider == nil {
+		return false, nil
+	}
+	if next := timeOf(dl.Status.NextPollTime); dl.Status.ConsecutiveFailures > 0 && s.now.Before(next) {
+		s.wakeAt(next) // backing off after a failed device authorization request
+		return false, nil
+	}
+	return false, r.startFlow(ctx, s)
+}
+
+// needsCode says whether a new user code is wanted now.
+func (r *DeviceLoginReconciler) needsCode(s *loginScope) bool {
+	st := s.state
+	switch {
+	case s.halt != nil:
+		return false
+	case s.reauthorize, s.needCode, !st.hasToken():
+		return true
+	case st.Grant != s.grant:
+		return true
+	}
+	return false
+}
+
+// startFlow asks the provider for a device code and publishes the user code.
+func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) error {
+	dl := s.dl
+	cfg, err := r.clientConfig(ctx, s)
+	if err != nil {
+		s.providerProblem = err.Error()
+		return nil
+	}
+	da, err := r.Flow.RequestDeviceCode(ctx, cfg, oauth.DeviceRequest{
+		Scopes: dl.Spec.Scopes, Audience: dl.Spec.Audience, Parameters: dl.Spec.Parameters,
+	})
+	if err != nil {
+		var transient *oauth.TransientError
+		if errors.As(err, &transient) {
+			r.transientFailure(ctx, s, "Requesting a user code", transient)
+			return nil
+		}
+		r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s refused the device authorization request: %s", providerName(dl), err))
+		return nil
+	}
+	s.state.DeviceCode, s.state.DeviceGrant = da.DeviceCode, s.grant
+	if err := r.persist(ctx, s); err != nil {
+		return err
+	}
+	interval := da.Interval + cfg.Quirks.PollMargin
+	st := &dl.Status
+	st.UserCode = da.UserCode
+	st.VerificationURI = da.VerificationURI
+	st.VerificationURIComplete = da.VerificationURIComplete
+	st.ApprovalURL = da.VerificationURIComplete
+	if st.ApprovalURL == "" {
+		st.ApprovalURL = da.VerificationURI
+	}
+	st.UserCodeExpiresAt = mtime(s.now.Add(da.ExpiresIn))
+	st.PollInterval = int32(da.Interval / time.Second)
+	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1)) // rounded up: never early
+	st.ConsecutiveFailures = 0
+	s.needCode, s.reauthorize = false, false
+	s.wakeAt(st.NextPollTime.Time)
+	log.FromContext(ctx).Info("User code issued", "userCode", st.UserCode, "verificationURI", st.VerificationURI,
+		"expiresAt", timestamp(st.UserCodeExpiresAt.Time))
+	r.event(dl, corev1.EventTypeNormal, EventUserCodeIssued, "RequestDeviceCode",
+		"%s to authorize %s for scopes [%s]", approvalMessage(st), providerName(dl), strings.Join(dl.Spec.Scopes, " "))
+	return nil
+}
+
+// poll makes one token request for the pending device code.
+func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
+	dl, st := s.dl, &s.dl.Status
+	cfg, err := r.clientConfig(ctx, s)
+	if err != nil {
+		s.providerProblem = err.Error()
+		return nil
+	}
+	tok, err := r.Flow.PollToken(ctx, cfg, s.state.DeviceCode)
+	interval := time.Duration(st.PollInterval) * time.Second
+	var oerr *oauth.Error
+	var transient *oauth.TransientError
+	switch {
+	case err == nil:
+		return r.authorized(ctx, s, cfg, tok)
+	case oauth.IsCode(err, "authorization_pending"):
+		st.ConsecutiveFailures = 0
+	case oauth.IsCode(err, "slow_down"):
+		errors.As(err, &oerr)
+		interval = max(interval+slowDownStep, oerr.Interval)
+		st.PollInterval = int32(interval / time.Second)
+		st.ConsecutiveFailures = 0
+		log.FromContext(ctx).V(1).Info("Provider asked to slow down", "pollInterval", st.PollInterval)
+	case oauth.IsCode(err, "expired_token"):
+		return r.codeExpired(ctx, s)
+	case oauth.IsCode(err, "access_denied", "authorization_declined"):
+		r.dropCode(s)
+		r.haltWith(s, ReasonAccessDenied, fmt.Sprintf("The authorization request was denied at %s; set the annotation %s to ask again",
+			providerName(dl), authv1alpha1.ReauthorizeAnnotation))
+		return r.persist(ctx, s)
+	case errors.As(err, &transient):
+		if transient.StatusCode == 429 {
+			interval += slowDownStep
+			st.PollInterval = int32(interval / time.Second)
+		}
+		r.transientFailure(ctx, s, "Polling for the approval", transient)
+		if next := s.now.Add(interval + cfg.Quirks.PollMargin).Add(time.Second - 1); timeOf(st.NextPollTime).Before(next) {
+			st.NextPollTime = mtime(next)
+		}
+		s.wakeAt(st.NextPollTime.Time)
+		return nil
+	default:
+		// RFC 8628 section 3.5: any other error ends the polling.
+		r.dropCode(s)
+		r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s ended the device flow: %s; fix the cause, then set the annotation %s",
+			providerName(dl), err, authv1alpha1.ReauthorizeAnnotation))
+		return r.persist(ctx, s)
+	}
+	st.NextPollTime = mtime(s.now.Add(interval + cfg.Quirks.PollMargin).Add(time.Second - 1))
+	s.wakeAt(st.NextPollTime.Time)
+	return nil
+}
+
+// codeExpired handles a user code that expired unapproved: Renew asks for a fresh one at once,
+// Stop waits for the reauthorize annotation.
+func (r *DeviceLoginReconciler) codeExpired(ctx context.Context, s *loginScope) error {
+	dl := s.dl
+	code, expired := dl.Status.UserCode, timeOf(dl.Status.UserCodeExpiresAt)
+	r.dropCode(s)
+	if err := r.persist(ctx, s); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("The user code %s expired at %s before anyone approved it", code, timestamp(expired))
+	r.event(dl, corev1.EventTypeWarning, ReasonCodeExpired, "Poll", "%s", msg)
+	if dl.Spec.CodeExpiryPolicy == authv1alpha1.CodeExpiryStop {
+		s.halt = &haltInfo{reason: ReasonCodeExpired, message: fmt.Sprintf("%s; set the annotation %s to get a new code",
+			msg, authv1alpha1.ReauthorizeAnnotation)}
+		return nil
+	}
+	s.needCode = true
+	return r.startFlow(ctx, s)
+}
+
+// authorized stores the tokens from an approved code: the state Secret first, so that nothing is
+// lost if a later write fails; the token Secret follows in reconcileTokenSecret.
+func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, cfg oauth.ClientConfig, tok *oauth.Token) error {
+	dl, st := s.dl, s.state
+	grant := st.DeviceGrant
+	*st = loginState{Grant: grant}
+	r.storeToken(s, tok)
+	clearPendingCode(&dl.Status)
+	if err := r.persist(ctx, s); err != nil {
+		return err
+	}
+	subject, err := r.Flow.Subject(ctx, cfg, tok)
+	if err != nil {
+		log.FromContext(ctx).Info("Could not tell who approved", "reason", err.Error())
+	}
+	ds := &dl.Status
+	ds.AuthorizedAt = mtime(s.now)
+	ds.AuthorizedSubject = subject
+	ds.GrantedScopes = grantedScopes(dl, tok)
+	ds.LastRefreshTime = nil
+	ds.ConsecutiveFailures = 0
+	r.scheduleRefresh(s)
+	meta.RemoveStatusCondition(&ds.Conditions, ConditionTokenRefreshed)
+	s.halt, s.needCode, s.reauthorize = nil, false, false
+	by := ""
+	if subject != "" {
+		by = " by " + subject
+	}
+	log.FromContext(ctx).Info("Authorized", "subject", subject, "expiresAt", expiryText(st))
+	r.event(dl, corev1.EventTypeNormal, ReasonAuthorized, "Poll", "Approved%s at %s; the token in Secret %s %s",
+		by, providerName(dl), dl.TokenSecretName(), expiryText(st))
+	return nil
+}
+
+// storeToken puts a token response into the state, keeping what the provider did not resend.
+func (r *DeviceLoginReconciler) storeToken(s *loginScope, tok *oauth.Token) {
+	st := s.state
+	st.AccessToken, st.TokenType = tok.AccessToken, tok.TokenType
+	if tok.RefreshToken != "" {
+		st.RefreshToken = tok.RefreshToken
+	}
+	if tok.IDToken != "" {
+		st.IDToken = tok.IDToken
+	}
+	if tok.Scope != "" {
+		st.Scope = tok.Scope
+	}
+	st.IssuedAt = s.now
+	st.Expiry = time.Time{}
+	if tok.ExpiresIn > 0 {
+		st.Expiry = s.now.Add(tok.ExpiresIn)
+	}
+}
+
+// grantedScopes are the scopes the provider says it granted, or those requested when it does not
+// say (RFC 6749 section 5.1).
+func grantedScopes(dl *authv1alpha1.DeviceLogin, tok *oauth.Token) []string {
+	if tok.Scope != "" {
+		return strings.Fields(tok.Scope)
+	}
+	return append([]string(nil), dl.Spec.Scopes...)
+}
+
+// expiryText says until when a token is valid.
+func expiryText(st *loginState) string {
+	if st.Expiry.IsZero() {
+		return "does not expire"
+	}
+	return "is valid until " + timestamp(st.Expiry)
+}
+
+// transientFailure counts a failure worth retrying and schedules the retry with backoff. The
+// event fires on the first failure of a run only, not on every retry.
+func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginScope, what string, err *oauth.TransientError) {
+	st := &s.dl.Status
+	st.ConsecutiveFailures++
+	delay := max(backoff(st.ConsecutiveFailures), err.RetryAfter)
+	next := s.now.Add(delay)
+	st.NextPollTime = mtime(next.Add(time.Second - 1))
+	s.wakeAt(st.NextPollTime.Time)
+	log.FromContext(ctx).Info("Provider request failed, will retry", "what", what, "reason", err.Error(),
+		"failures", st.ConsecutiveFailures, "retryAt", timestamp(st.NextPollTime.Time))
+	if st.ConsecutiveFailures == 1 {
+		r.event(s.dl, corev1.EventTypeWarning, ReasonProviderError, "Retry", "%s at %s failed: %s; retrying with backoff",
+			what, providerName(s.dl), err)
+	}
+}
+
+// haltWith stops the flow until the reauthorize annotation or a spec change, with an event.
+func (r *DeviceLoginReconciler) haltWith(s *loginScope, reason, message string) {
+	s.halt = &haltInfo{reason: reason, message: message}
+	s.dl.Status.ConsecutiveFailures = 0
+	s.dl.Status.NextPollTime = nil
+	r.event(s.dl, corev1.EventTypeWarning, reason, "Poll", "%s", message)
+}

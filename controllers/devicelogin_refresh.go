@@ -1,0 +1,147 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+)
+
+// maxRefreshJitter bounds how much earlier than planned a refresh may happen, so that tokens
+// issued together are not all refreshed in the same second.
+const maxRefreshJitter = 2 * time.Minute
+
+// reconcileRefresh refreshes the access token with the refresh-token grant when nextRefreshTime
+// has come or the refresh annotation asks for it. A rotated refresh token is written to the state
+// Secret before anything else. A refused refresh token starts a new device flow while the current
+// access token is still served; other failures back off and show in the TokenRefreshed condition.
+func (r *DeviceLoginReconciler) reconcileRefresh(ctx context.Context, s *loginScope) (bool, error) {
+	dl, st := s.dl, s.state
+	if !st.hasToken() || s.provider == nil || st.Grant != s.grant {
+		return false, nil
+	}
+	next := timeOf(dl.Status.NextRefreshTime)
+	if !s.refreshNow && (next.IsZero() || s.now.Before(next)) {
+		s.wakeAt(next)
+		return false, nil
+	}
+	if st.RefreshToken == "" {
+		// Nothing to refresh with: a person has to approve again before the token expires.
+		if !s.pending() && s.halt == nil {
+			s.needCode = true
+			r.event(dl, corev1.EventTypeNormal, ReasonReauthorizationRequired, "Refresh",
+				"The token %s and the provider issued no refresh token; requesting a new user code", expiryText(st))
+		}
+		return false, nil
+	}
+	cfg, err := r.clientConfig(ctx, s)
+	if err != nil {
+		s.providerProblem = err.Error()
+		return false, nil
+	}
+	tok, err := r.Flow.Refresh(ctx, cfg, st.RefreshToken)
+	if err == nil {
+		return false, r.refreshed(ctx, s, tok)
+	}
+	if refreshTokenRefused(err) {
+		st.RefreshToken = ""
+		if err := r.persist(ctx, s); err != nil {
+			return false, err
+		}
+		dl.Status.NextRefreshTime = nil
+		s.needCode = true
+		setRefreshed(dl, false, ReasonReauthorizationRequired, fmt.Sprintf("The provider refused the refresh token: %s", err))
+		r.event(dl, corev1.EventTypeWarning, ReasonReauthorizationRequired, "Refresh",
+			"%s refused the refresh token (%s); requesting a new user code. The current token %s",
+			providerName(dl), err, expiryText(st))
+		return false, nil
+	}
+	failing := dl.Status.ConsecutiveFailures > 0
+	dl.Status.ConsecutiveFailures++
+	var transient *oauth.TransientError
+	delay := backoff(dl.Status.ConsecutiveFailures)
+	if errors.As(err, &transient) {
+		delay = max(delay, transient.RetryAfter)
+	}
+	dl.Status.NextRefreshTime = mtime(s.now.Add(delay).Add(time.Second - 1))
+	s.wakeAt(dl.Status.NextRefreshTime.Time)
+	msg := fmt.Sprintf("Refreshing at %s failed %d time(s): %s; retrying at %s", providerName(dl),
+		dl.Status.ConsecutiveFailures, err, timestamp(dl.Status.NextRefreshTime.Time))
+	setRefreshed(dl, false, ReasonRefreshFailed, msg)
+	log.FromContext(ctx).Info("Refresh failed, will retry", "reason", err.Error(), "failures", dl.Status.ConsecutiveFailures,
+		"retryAt", timestamp(dl.Status.NextRefreshTime.Time))
+	if !failing {
+		r.event(dl, corev1.EventTypeWarning, EventRefreshFailed, "Refresh", "Refreshing at %s failed: %s; retrying with backoff. The current token %s",
+			providerName(dl), err, expiryText(st))
+	}
+	return false, nil
+}
+
+// refreshTokenRefused says whether the provider will never take this refresh token again:
+// invalid_grant (RFC 6749), or Dex's invalid_request for a token "already claimed".
+func refreshTokenRefused(err error) bool {
+	if oauth.IsCode(err, "invalid_grant") {
+		return true
+	}
+	var oerr *oauth.Error
+	return errors.As(err, &oerr) && oerr.Code == "invalid_request" &&
+		(strings.Contains(oerr.Description, "claimed") || strings.Contains(strings.ToLower(oerr.Description), "refresh token is invalid"))
+}
+
+// refreshed stores a refreshed token: state Secret first (it may hold a rotated refresh token
+// that the provider will not hand out again), then status; the token Secret follows.
+func (r *DeviceLoginReconciler) refreshed(ctx context.Context, s *loginScope, tok *oauth.Token) error {
+	dl := s.dl
+	r.storeToken(s, tok)
+	if err := r.persist(ctx, s); err != nil {
+		return err
+	}
+	dl.Status.LastRefreshTime = mtime(s.now)
+	dl.Status.ConsecutiveFailures = 0
+	r.scheduleRefresh(s)
+	setRefreshed(dl, true, ReasonRefreshSucceeded, fmt.Sprintf("Refreshed at %s", timestamp(s.now)))
+	log.FromContext(ctx).Info("Token refreshed", "rotated", tok.Rotated, "expiresAt", expiryText(s.state))
+	r.event(dl, corev1.EventTypeNormal, EventTokenRefreshed, "Refresh", "Refreshed the token in Secret %s; it %s",
+		dl.TokenSecretName(), expiryText(s.state))
+	return nil
+}
+
+// scheduleRefresh sets tokenExpiresAt and nextRefreshTime for the token in the state: two thirds
+// into its lifetime, or refreshBefore ahead of its expiry, minus a per-object jitter that only
+// ever moves the refresh earlier, never past expiry.
+func (r *DeviceLoginReconciler) scheduleRefresh(s *loginScope) {
+	st, ds := s.state, &s.dl.Status
+	ds.TokenExpiresAt = mtime(st.Expiry)
+	if st.Expiry.IsZero() {
+		ds.NextRefreshTime = nil
+		return
+	}
+	at := refreshTime(st.IssuedAt, st.Expiry, s.dl.Spec.RefreshBefore, string(s.dl.UID))
+	ds.NextRefreshTime = mtime(at)
+	s.wakeAt(at)
+}
+
+// refreshTime computes when to refresh a token issued at issued and expiring at expiry.
+func refreshTime(issued, expiry time.Time, before *metav1.Duration, seed string) time.Time {
+	life := expiry.Sub(issued)
+	at := issued.Add(life * 2 / 3)
+	if before != nil && before.Duration > 0 {
+		at = expiry.Add(-before.Duration)
+		if at.Before(issued.Add(life / 2)) {
+			// refreshBefore is longer than most of the lifetime: refresh at half-life rather than at once.
+			at = issued.Add(life / 2)
+		}
+	}
+	h := fnv.New32a()
+	h.Write([]byte(seed))
+	jitter := time.Duration(h.Sum32()%1000) * min(life/20, maxRefreshJitter) / 1000
+	return at.Add(-jitter)
+}

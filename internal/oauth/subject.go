@@ -1,0 +1,128 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// subjectClaims are tried in order: the most recognisable to a person who
+// reads "approved by ..." in a status first, the opaque sub last, then
+// GitHub-style API fields for non-OIDC userinfo endpoints.
+var subjectClaims = []string{"email", "preferred_username", "name", "sub", "login", "username"}
+
+// extraSubjectKeys are non-standard token response fields naming the user.
+var extraSubjectKeys = []string{"user", "login", "username"}
+
+type verifierKey struct{ issuer, jwksURL, clientID string }
+
+// Subject names who approved the login, for audit in the resource status:
+// from a verified ID token when the provider is OIDC, else from userinfo,
+// else from provider-specific token fields; "" when unknown. An ID token
+// that fails verification is an error, never silently ignored, since its
+// claims would otherwise be attacker-controlled.
+func (c *Client) Subject(ctx context.Context, cfg ClientConfig, tok *Token) (string, error) {
+	if tok == nil {
+		return "", nil
+	}
+	ep := cfg.Endpoints
+	secrets := []string{tok.AccessToken, tok.RefreshToken, tok.IDToken, cfg.ClientSecret}
+	switch {
+	case tok.IDToken != "" && ep.Issuer != "" && ep.JWKSURL != "":
+		return c.subjectFromIDToken(ctx, cfg, tok.IDToken, secrets)
+	case ep.UserinfoURL != "" && tok.AccessToken != "":
+		return c.subjectFromUserinfo(ctx, ep.UserinfoURL, tok.AccessToken, secrets)
+	}
+	for _, k := range extraSubjectKeys {
+		if v := tok.Extra[k]; v != "" {
+			return v, nil
+		}
+	}
+	return "", nil
+}
+
+func (c *Client) subjectFromIDToken(ctx context.Context, cfg ClientConfig, raw string, secrets []string) (string, error) {
+	idt, err := c.verifier(cfg).Verify(ctx, raw)
+	if err != nil {
+		return "", idTokenError(ctx, err, secrets)
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		return "", &ProtocolError{Reason: "ID token claims are not a JSON object"}
+	}
+	return pickSubject(claims), nil
+}
+
+// verifier returns the cached verifier for cfg. The cache grows with the
+// number of configured providers, which is small and bounded by config.
+func (c *Client) verifier(cfg ClientConfig) *oidc.IDTokenVerifier {
+	key := verifierKey{cfg.Endpoints.Issuer, cfg.Endpoints.JWKSURL, cfg.ClientID}
+	if v, ok := c.verifiers.Load(key); ok {
+		return v.(*oidc.IDTokenVerifier)
+	}
+	// The key set outlives this call, so it gets a background context
+	// rather than one carrying this reconcile's values; HTTP.Timeout still
+	// bounds each JWKS fetch.
+	ks := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), libraryClient(c.httpClient(), nil)), key.jwksURL)
+	v, _ := c.verifiers.LoadOrStore(key, oidc.NewVerifier(key.issuer, ks, &oidc.Config{ClientID: key.clientID}))
+	return v.(*oidc.IDTokenVerifier)
+}
+
+// idTokenError classifies a go-oidc failure: JWKS unreachable is transient,
+// anything else means the token is not acceptable. go-oidc's messages do
+// not quote the token but may quote a JWKS body, so they are sanitised.
+func idTokenError(ctx context.Context, err error, secrets []string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return transportError(ctx, err)
+	}
+	var expired *oidc.TokenExpiredError
+	if errors.As(err, &expired) {
+		return &ProtocolError{Reason: "ID token expired at " + expired.Expiry.UTC().Format(time.RFC3339)}
+	}
+	return &ProtocolError{Reason: "ID token verification failed: " + sanitizeProviderText(err.Error(), secrets)}
+}
+
+func (c *Client) subjectFromUserinfo(ctx context.Context, endpoint, accessToken string, secrets []string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return "", errors.New("oauth: userinfo URL is not a valid URL")
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := c.do(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	if resp.status < 200 || resp.status > 299 {
+		if f, _ := decodeBody(resp.header, resp.body); f["error"] != "" && resp.status < 500 {
+			return "", oauthError(resp.status, resp.header, f, secrets)
+		}
+		return "", statusError(resp.status, resp.header)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.header.Get("Content-Type")); mt == "application/jwt" {
+		return "", &ProtocolError{Reason: "signed userinfo responses (application/jwt) are not supported"}
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(resp.body, &claims); err != nil {
+		return "", &TransientError{Reason: "userinfo " + notJSONReason(resp.header), StatusCode: resp.status}
+	}
+	return pickSubject(claims), nil
+}
+
+// pickSubject takes string claims only: a number or object is not a name.
+func pickSubject(claims map[string]any) string {
+	for _, k := range subjectClaims {
+		if s, ok := claims[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,140 @@
+// Command manager runs the devicelogin-operator: the DeviceLogin, OAuthProvider and
+// ClusterOAuthProvider controllers.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/controllers"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+)
+
+var scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(authv1alpha1.AddToScheme(scheme))
+}
+
+func main() {
+	var (
+		metricsAddr, probeAddr, clusterResourceNamespace string
+		enableLeaderElection, secureMetrics, enableHTTP2  bool
+		allowMetadataIPs                                 bool
+		providerTimeout                                  time.Duration
+		maxConcurrentReconciles                          int
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
+		"e.g. :8443 for HTTPS or :8080 for HTTP; 0 disables it.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
+	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Enable leader election, so that only one "+
+		"manager talks to providers when several run.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
+	flag.StringVar(&clusterResourceNamespace, "cluster-resource-namespace", "", "The namespace that "+
+		"ClusterOAuthProvider clientSecretRefs are read from. Default: the namespace the operator runs in "+
+		"(POD_NAMESPACE), else devicelogin-system.")
+	flag.BoolVar(&allowMetadataIPs, "allow-metadata-endpoints", false, "Allow provider endpoints that resolve "+
+		"to link-local cloud metadata addresses (169.254.0.0/16, fd00:ec2::254). Leave off.")
+	flag.DurationVar(&providerTimeout, "provider-timeout", 15*time.Second, "Timeout of each request to a provider.")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DeviceLogins reconciled at once.")
+	opts := zap.Options{Development: false}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	if clusterResourceNamespace == "" {
+		clusterResourceNamespace = os.Getenv("POD_NAMESPACE")
+	}
+	if clusterResourceNamespace == "" {
+		clusterResourceNamespace = "devicelogin-system"
+	}
+
+	var tlsOpts []func(*tls.Config)
+	if !enableHTTP2 {
+		// HTTP/2 is off by default: its Rapid Reset and Stream Cancellation weaknesses
+		// (CVE-2023-44487, CVE-2023-39325) are not worth it for a metrics endpoint.
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOptions := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts}
+	if secureMetrics {
+		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+
+	// Only the Secrets the operator owns are cached (and watched): a cluster's other Secrets are
+	// none of its business, and caching them all would cost memory. Client secrets are read on
+	// demand through the API reader.
+	owned, err := labels.NewRequirement(authv1alpha1.DeviceLoginLabel, selection.Exists, nil)
+	if err != nil {
+		setupLog.Error(err, "Unable to build the Secret label selector")
+		os.Exit(1)
+	}
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsOptions,
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         enableLeaderElection,
+		LeaderElectionID:       "devicelogin-operator.auth.devicelogin.dev",
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.NewSelector().Add(*owned)},
+		}},
+	})
+	if err != nil {
+		setupLog.Error(err, "Unable to create the manager")
+		os.Exit(1)
+	}
+
+	flow := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
+		Timeout:          providerTimeout,
+		AllowMetadataIPs: allowMetadataIPs,
+	})}
+	if err := controllers.SetupWithManager(mgr, controllers.Options{
+		ClusterResourceNamespace: clusterResourceNamespace,
+		Flow:                     flow,
+		HTTPClient:               flow.HTTP,
+		Clock:                    clock.RealClock{},
+		MaxConcurrentReconciles:  maxConcurrentReconciles,
+	}); err != nil {
+		setupLog.Error(err, "Unable to set up the controllers")
+		os.Exit(1)
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up the health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up the ready check")
+		os.Exit(1)
+	}
+
+	setupLog.Info("Starting manager", "clusterResourceNamespace", clusterResourceNamespace,
+		"leaderElection", enableLeaderElection)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "Manager exited")
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
