@@ -49,7 +49,12 @@ test: manifests generate fmt vet envtest ## Run the unit and envtest suites agai
 .PHONY: test-e2e
 test-e2e: build envtest dex ## Run the end-to-end suite: the manager binary, a local control plane and a real Dex.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" DEX_BINARY="$(LOCALBIN)/dex" MANAGER_BINARY="$(LOCALBIN)/manager" \
-		go test ./test/e2e/ -v -ginkgo.v -timeout 20m
+		go test ./test/e2e/ -count=1 -v -ginkgo.v -timeout 20m
+
+.PHONY: demo
+demo: build envtest dex ## Run the operator against a local control plane and Dex; DEMO_APPROVE=auto approves by itself.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" DEX_BINARY="$(LOCALBIN)/dex" MANAGER_BINARY="$(LOCALBIN)/manager" \
+		DEMO_APPROVE="$(DEMO_APPROVE)" go run ./hack/demo
 
 .PHONY: bench
 bench: envtest ## Run the benchmarks.

@@ -39,7 +39,7 @@ func init() {
 func main() {
 	var (
 		metricsAddr, probeAddr, clusterResourceNamespace string
-		enableLeaderElection, secureMetrics, enableHTTP2  bool
+		enableLeaderElection, secureMetrics, enableHTTP2 bool
 		allowMetadataIPs                                 bool
 		providerTimeout                                  time.Duration
 		maxConcurrentReconciles                          int

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
@@ -60,9 +61,12 @@ type DeviceLoginReconciler struct {
 
 // loginScope carries what one reconcile learns from step to step.
 type loginScope struct {
-	dl     *authv1alpha1.DeviceLogin
+	dl *authv1alpha1.DeviceLogin
+	// before is the DeviceLogin as last written, the base of the status patch.
 	before *authv1alpha1.DeviceLogin
-	now    time.Time
+	// prevReady is the Ready condition as the reconcile found it.
+	prevReady *metav1.Condition
+	now       time.Time
 
 	stateSecret *corev1.Secret
 	state       *loginState
@@ -96,8 +100,11 @@ func (s *loginScope) pending() bool { return s.state.DeviceCode != "" && s.dl.St
 
 // Reconcile brings one DeviceLogin a step further.
 func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	// The DeviceLogin and its state Secret are read from the API server, not the cache: a cache
+	// that has not yet seen the last status write would make this reconcile ask for a second
+	// user code, or poll early. Reconciles are few (one per poll or refresh), so the reads are cheap.
 	dl := &authv1alpha1.DeviceLogin{}
-	if err := r.Get(ctx, req.NamespacedName, dl); err != nil {
+	if err := r.APIReader.Get(ctx, req.NamespacedName, dl); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dl.DeletionTimestamp.IsZero() {
@@ -108,12 +115,12 @@ func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	s := &loginScope{dl: dl, before: dl.DeepCopy(), now: r.Clock.Now()}
+	if c := meta.FindStatusCondition(dl.Status.Conditions, ConditionReady); c != nil {
+		s.prevReady = c.DeepCopy()
+	}
 	defer func() {
-		if equality.Semantic.DeepEqual(s.before.Status, dl.Status) {
-			return
-		}
-		if err := r.Status().Patch(ctx, dl, client.MergeFrom(s.before)); err != nil {
-			retErr = kerrors.NewAggregate([]error{retErr, client.IgnoreNotFound(err)})
+		if err := r.patchStatus(ctx, s); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
 
@@ -141,6 +148,21 @@ func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: max(s.wake.Sub(s.now), minRequeue)}, nil
+}
+
+// patchStatus writes the status when it changed since the last write. It finishes even when the
+// manager is shutting down, so that what the provider said is not lost with the reconcile's context.
+func (r *DeviceLoginReconciler) patchStatus(ctx context.Context, s *loginScope) error {
+	if equality.Semantic.DeepEqual(s.before.Status, s.dl.Status) {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.Status().Patch(wctx, s.dl, client.MergeFrom(s.before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	s.before = s.dl.DeepCopy()
+	return nil
 }
 
 // reconcileSpec checks what the API server's validation cannot: that secretTemplate's templates
@@ -216,7 +238,7 @@ func (r *DeviceLoginReconciler) reconcileTriggers(ctx context.Context, s *loginS
 	if s.grant != "" && st.DeviceCode != "" && st.DeviceGrant != s.grant {
 		r.dropCode(s)
 	}
-	if prev := meta.FindStatusCondition(s.before.Status.Conditions, ConditionReady); prev != nil && !s.reauthorize &&
+	if prev := s.prevReady; prev != nil && !s.reauthorize &&
 		haltingReasons[prev.Reason] && prev.ObservedGeneration == dl.Generation && !s.pending() &&
 		!(prev.Reason == ReasonCodeExpired && dl.Spec.CodeExpiryPolicy != authv1alpha1.CodeExpiryStop) {
 		s.halt = &haltInfo{reason: prev.Reason, message: prev.Message}
@@ -254,4 +276,3 @@ func providerName(dl *authv1alpha1.DeviceLogin) string {
 	}
 	return string(kind) + " " + dl.Spec.ProviderRef.Name
 }
-

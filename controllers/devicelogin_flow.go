@@ -115,8 +115,15 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 		s.providerProblem = err.Error()
 		return nil
 	}
-	tok, err := r.Flow.PollToken(ctx, cfg, s.state.DeviceCode)
 	interval := time.Duration(st.PollInterval) * time.Second
+	// The poll's slot is booked in status before the request goes out, so that a controller that
+	// dies right after polling (even by SIGKILL) does not poll again too early when it comes back.
+	// For the usual authorization_pending answer this is the only status write of the poll.
+	st.NextPollTime = mtime(s.now.Add(interval + cfg.Quirks.PollMargin).Add(time.Second - 1))
+	if err := r.patchStatus(ctx, s); err != nil {
+		return err
+	}
+	tok, err := r.Flow.PollToken(ctx, cfg, s.state.DeviceCode)
 	var oerr *oauth.Error
 	var transient *oauth.TransientError
 	switch {

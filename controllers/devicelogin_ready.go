@@ -15,7 +15,7 @@ import (
 // writes nothing.
 func (r *DeviceLoginReconciler) reconcileReady(_ context.Context, s *loginScope) {
 	dl, st := s.dl, s.state
-	prev := meta.FindStatusCondition(s.before.Status.Conditions, ConditionReady)
+	prev := s.prevReady
 	valid := st != nil && st.tokenValid(s.now)
 	status := func(ok bool) metav1.ConditionStatus {
 		if ok {

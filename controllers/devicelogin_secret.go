@@ -145,16 +145,13 @@ func ownedBy(obj metav1.Object, dl *authv1alpha1.DeviceLogin) bool {
 	return ref != nil && ref.UID == dl.UID
 }
 
-// loadState reads the state Secret. The cache may not have seen a Secret this controller wrote a
-// moment ago, so when status says there should be state and the cache has none, the API server
-// is asked before concluding that the state is gone.
+// loadState reads the state Secret from the API server: the cache may not have seen what this
+// controller wrote a moment ago, and acting on an old device code or refresh token is worse than
+// one read.
 func (r *DeviceLoginReconciler) loadState(ctx context.Context, dl *authv1alpha1.DeviceLogin) (*corev1.Secret, *loginState, error) {
 	key := types.NamespacedName{Namespace: dl.Namespace, Name: stateSecretName(dl)}
 	var s corev1.Secret
-	err := r.Get(ctx, key, &s)
-	if apierrors.IsNotFound(err) && (dl.Status.UserCode != "" || dl.Status.AuthorizedAt != nil) {
-		err = r.APIReader.Get(ctx, key, &s)
-	}
+	err := r.APIReader.Get(ctx, key, &s)
 	if apierrors.IsNotFound(err) {
 		return nil, &loginState{}, nil
 	}

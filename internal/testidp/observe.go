@@ -46,3 +46,19 @@ func (s *Server) Polls() int {
 	}
 	return n
 }
+
+// ForceSlowDown answers the next n device-grant polls with slow_down, as a busy server may, even
+// when the client keeps to the interval; each one raises that code's interval by 5s.
+func (s *Server) ForceSlowDown(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slowDowns += n
+}
+
+// SlowDowns counts the slow_down answers sent so far, forced or earned by early polls. A client
+// that never polls early earns none.
+func (s *Server) SlowDowns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.slowDownsSent
+}

@@ -137,6 +137,10 @@ type Server struct {
 	issuedDC  []string
 	revoked   []string
 	nextGrant int
+	// slowDowns answers this many coming device-grant polls with slow_down (ForceSlowDown).
+	slowDowns int
+	// slowDownsSent counts slow_down answers, forced or earned.
+	slowDownsSent int
 }
 
 // New starts a provider on 127.0.0.1 with an ephemeral port. It panics on

@@ -86,7 +86,15 @@ func (s *Server) deviceGrant(form url.Values) (map[string]any, *oauthError) {
 	g.lastPoll = now
 	if !prev.IsZero() && now.Sub(prev)+s.opts.PollLeeway < g.interval {
 		g.interval += 5 * time.Second
+		s.slowDownsSent++
 		return nil, badRequest("slow_down", "polling faster than the interval")
+	}
+	if s.slowDowns > 0 {
+		// A forced slow_down raises the interval as an earned one does (RFC 8628 3.5).
+		s.slowDowns--
+		s.slowDownsSent++
+		g.interval += 5 * time.Second
+		return nil, badRequest("slow_down", "the server is busy")
 	}
 	switch g.state {
 	case statePending:

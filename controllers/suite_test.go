@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+
+	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+)
+
+// The suite runs the real manager against a real kube-apiserver and etcd (envtest), with
+// providers played by internal/testidp on 127.0.0.1.
+
+var (
+	cfg       *rest.Config
+	k8s       client.Client
+	testEnv   *envtest.Environment
+	scheme    = runtime.NewScheme()
+	mgrLogs   = &syncBuffer{}
+	mgrCancel context.CancelFunc
+	mgrDone   chan struct{}
+)
+
+// clusterNS holds ClusterOAuthProviders' client secrets in the suite.
+const clusterNS = "devicelogin-system"
+
+func TestControllers(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Controllers Suite")
+}
+
+var _ = BeforeSuite(func() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(authv1alpha1.AddToScheme(scheme))
+	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
+
+	// Every log line at the highest verbosity goes to the buffer that the leak test searches.
+	logf.SetLogger(zap.New(zap.WriteTo(&teeWriter{GinkgoWriter, mgrLogs}), zap.UseDevMode(true), zap.Level(zapcore.Level(-10))))
+
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	var err error
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred(), "starting kube-apiserver and etcd; run 'make test', which builds them into bin/k8s")
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNS}})).To(Succeed())
+	startManager()
+})
+
+var _ = AfterSuite(func() {
+	stopManager()
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+// startManager starts the operator's manager as main.go builds it, with the same cache settings.
+func startManager() {
+	owned, err := labels.NewRequirement(authv1alpha1.DeviceLoginLabel, selection.Exists, nil)
+	Expect(err).NotTo(HaveOccurred())
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:  scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.NewSelector().Add(*owned)},
+		}},
+		// The suite starts the manager more than once in one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	flow := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Timeout: 2 * time.Second})}
+	Expect(SetupWithManager(mgr, Options{
+		ClusterResourceNamespace: clusterNS, Flow: flow, HTTPClient: flow.HTTP, MaxConcurrentReconciles: 4,
+		DiscoveryInterval: time.Hour,
+	})).To(Succeed())
+	ctx, cancel := context.WithCancel(context.Background())
+	mgrCancel, mgrDone = cancel, make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(mgrDone)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+}
+
+// stopManager stops the manager and waits until it has stopped.
+func stopManager() {
+	if mgrCancel == nil {
+		return
+	}
+	mgrCancel()
+	Eventually(mgrDone, 30*time.Second).Should(BeClosed())
+	mgrCancel = nil
+}
+
+// syncBuffer is a goroutine-safe buffer for the manager's logs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type teeWriter struct {
+	a, b interface{ Write([]byte) (int, error) }
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	t.a.Write(p) //nolint:errcheck // GinkgoWriter is best effort
+	return t.b.Write(p)
+}
