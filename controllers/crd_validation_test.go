@@ -3,7 +3,9 @@ package controllers
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
 
@@ -146,6 +149,28 @@ var _ = Describe("The CRDs", func() {
 			deviceLogin(map[string]any{"providerRef": map[string]any{"kind": "ClusterOAuthProvider"}}),
 			"spec.providerRef.name: Required value"),
 	)
+
+	It("document the spec for kubectl explain", func() {
+		kubectl, err := exec.LookPath("kubectl")
+		if err != nil {
+			Skip("kubectl is not installed; the explain check needs it")
+		}
+		user, err := testEnv.AddUser(envtest.User{Name: "explainer", Groups: []string{"system:masters"}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		kubeconfig, err := user.KubeConfig()
+		Expect(err).NotTo(HaveOccurred())
+		path := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+		Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
+		// The API server publishes a new CRD's OpenAPI schema a few seconds after installing it.
+		var out []byte
+		Eventually(func() error {
+			out, err = exec.Command(kubectl, "--kubeconfig", path, "explain", "devicelogin.spec").CombinedOutput()
+			return err
+		}, 60*time.Second, time.Second).Should(Succeed(), func() string { return string(out) })
+		Expect(string(out)).To(ContainSubstring("Spec says which provider to ask, for what, and where to put the token."))
+		Expect(string(out)).To(ContainSubstring("CodeExpiryPolicy: Renew asks for a fresh user code"))
+		Expect(string(out)).To(ContainSubstring("providerRef"))
+	})
 
 	It("serve the printer columns and the short name", func() {
 		var crd apiextensionsv1.CustomResourceDefinition

@@ -163,6 +163,9 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.addrs = append(d.addrs, d.mgr.ProbeAddr)
+	if d.mgr.LeaderElectionProblem != "" {
+		d.info("WARNING: running without --leader-elect: %s", d.mgr.LeaderElectionProblem)
+	}
 	d.info("manager: %s %s (pid %d, log %s)", managerBinary, strings.Join(d.mgr.Args, " "), d.mgr.Process().Pid(), d.mgr.LogPath)
 
 	if err := d.apply(ctx); err != nil {
