@@ -32,7 +32,7 @@ const (
 // SecretKeyRef points at one key of a Secret. Which namespace the Secret is read from depends on the
 // kind that holds the reference: an OAuthProvider's own namespace, or the operator's
 // cluster-resource namespace for a ClusterOAuthProvider.
-// +kubebuilder:validation:XValidation:rule="has(self.name) && self.name != ” && has(self.key) && self.key != ”",message="clientSecretRef needs both name (the Secret) and key (the entry that holds the client secret), e.g. {name: dex-client, key: client-secret}"
+// +kubebuilder:validation:XValidation:rule="has(self.name) && size(self.name) > 0 && has(self.key) && size(self.key) > 0",message="clientSecretRef needs both name (the Secret) and key (the entry that holds the client secret), e.g. {name: dex-client, key: client-secret}"
 type SecretKeyRef struct {
 	// Name of the Secret.
 	// +kubebuilder:validation:MaxLength=253
@@ -48,11 +48,11 @@ type SecretKeyRef struct {
 // OAuthProviderSpec describes an identity provider that speaks the OAuth 2.0 Device Authorization
 // Grant (RFC 8628). Set issuerURL for discovery, or both deviceAuthorizationURL and tokenURL, or a
 // preset.
-// +kubebuilder:validation:XValidation:rule="(has(self.issuerURL) && self.issuerURL != ”) || (has(self.preset) && self.preset != ”) || (has(self.deviceAuthorizationURL) && self.deviceAuthorizationURL != ” && has(self.tokenURL) && self.tokenURL != ”)",message="set issuerURL (endpoints are discovered from it), or both deviceAuthorizationURL and tokenURL, or a preset (GitHub, Google, Microsoft, Sentry, GitLab)"
-// +kubebuilder:validation:XValidation:rule="self.allowInsecureHTTP || !has(self.issuerURL) || self.issuerURL == ” || self.issuerURL.startsWith('https://')",message="issuerURL must start with https://; set allowInsecureHTTP: true only for a provider on a trusted local network"
-// +kubebuilder:validation:XValidation:rule="self.allowInsecureHTTP || !has(self.deviceAuthorizationURL) || self.deviceAuthorizationURL == ” || self.deviceAuthorizationURL.startsWith('https://')",message="deviceAuthorizationURL must start with https://; set allowInsecureHTTP: true only for a provider on a trusted local network"
-// +kubebuilder:validation:XValidation:rule="self.allowInsecureHTTP || !has(self.tokenURL) || self.tokenURL == ” || self.tokenURL.startsWith('https://')",message="tokenURL must start with https://; set allowInsecureHTTP: true only for a provider on a trusted local network"
-// +kubebuilder:validation:XValidation:rule="self.allowInsecureHTTP || !has(self.revocationURL) || self.revocationURL == ” || self.revocationURL.startsWith('https://')",message="revocationURL must start with https://; set allowInsecureHTTP: true only for a provider on a trusted local network"
+// +kubebuilder:validation:XValidation:rule="(has(self.issuerURL) && size(self.issuerURL) > 0) || (has(self.preset) && size(self.preset) > 0) || (has(self.deviceAuthorizationURL) && size(self.deviceAuthorizationURL) > 0 && has(self.tokenURL) && size(self.tokenURL) > 0)",message="set issuerURL (endpoints are discovered from it), or both deviceAuthorizationURL and tokenURL, or a preset (GitHub, Google, Microsoft, Sentry, GitLab)"
+// +kubebuilder:validation:XValidation:rule="self.allowInsecureHTTP || !has(self.issuerURL) || size(self.issuerURL) == 0 || self.issuerURL.startsWith('https://')",message="issuerURL must start with https://; set allowInsecureHTTP: true only for a provider on a trusted local network"
+// +kubebuilder:validation:XValidation:rule="self.allowInsecureHTTP || !has(self.deviceAuthorizationURL) || size(self.deviceAuthorizationURL) == 0 || self.deviceAuthorizationURL.startsWith('https://')",message="deviceAuthorizationURL must start with https://; set allowInsecureHTTP: true only for a provider on a trusted local network"
+// +kubebuilder:validation:XValidation:rule="self.allowInsecureHTTP || !has(self.tokenURL) || size(self.tokenURL) == 0 || self.tokenURL.startsWith('https://')",message="tokenURL must start with https://; set allowInsecureHTTP: true only for a provider on a trusted local network"
+// +kubebuilder:validation:XValidation:rule="self.allowInsecureHTTP || !has(self.revocationURL) || size(self.revocationURL) == 0 || self.revocationURL.startsWith('https://')",message="revocationURL must start with https://; set allowInsecureHTTP: true only for a provider on a trusted local network"
 // +kubebuilder:validation:XValidation:rule="!has(self.clientAuthentication) || self.clientAuthentication == 'None' || has(self.clientSecretRef)",message="clientAuthentication ClientSecretBasic and ClientSecretPost need a clientSecretRef; use None for a public client"
 type OAuthProviderSpec struct {
 	// IssuerURL is the provider's issuer. The operator discovers the endpoints from
