@@ -166,13 +166,14 @@ func (r *DeviceLoginReconciler) patchStatus(ctx context.Context, s *loginScope) 
 }
 
 // reconcileSpec checks what the API server's validation cannot: that secretTemplate's templates
-// parse and use allowed keys. A broken spec stops the reconcile with InvalidSpec; the Secret
-// already written stays as it is.
+// parse and use allowed keys. A broken template makes Ready False with InvalidSpec and leaves the
+// token Secret as last written, but the flow and the refreshes go on, so that nothing already
+// granted is lost while someone fixes the template.
 func (r *DeviceLoginReconciler) reconcileSpec(_ context.Context, s *loginScope) (bool, error) {
 	tmpls, err := parseTemplates(s.dl)
 	if err != nil {
 		s.invalidSpec = err.Error()
-		return true, nil
+		return false, nil
 	}
 	s.templates = tmpls
 	return false, nil

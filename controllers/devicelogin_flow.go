@@ -239,6 +239,13 @@ func (r *DeviceLoginReconciler) storeToken(s *loginScope, tok *oauth.Token) {
 	if tok.ExpiresIn > 0 {
 		st.Expiry = s.now.Add(tok.ExpiresIn)
 	}
+	// expires_in is relative, so the node's clock does not matter for it; but a JWT access token
+	// carries its own exp, stamped by the provider's clock, and resource servers check that one.
+	// When the provider's clock runs behind, exp comes first: schedule against it. An exp
+	// already past on the node's clock says the clocks disagree wildly; expires_in is used then.
+	if exp, ok := oauth.UnverifiedExpiry(tok.AccessToken); ok && exp.After(s.now) && (st.Expiry.IsZero() || exp.Before(st.Expiry)) {
+		st.Expiry = exp
+	}
 }
 
 // grantedScopes are the scopes the provider says it granted, or those requested when it does not

@@ -12,7 +12,7 @@ import (
 // right. A template that fails to render leaves the last good Secret as it is.
 func (r *DeviceLoginReconciler) reconcileTokenSecret(ctx context.Context, s *loginScope) (bool, error) {
 	dl, st := s.dl, s.state
-	if !st.hasToken() || s.forbidden {
+	if !st.hasToken() || s.forbidden || s.invalidSpec != "" {
 		return false, nil
 	}
 	data, err := renderTokenSecret(dl, st, s.templates)

@@ -39,13 +39,13 @@ import (
 // providers played by internal/testidp on 127.0.0.1.
 
 var (
-	cfg       *rest.Config
-	k8s       client.Client
-	testEnv   *envtest.Environment
-	scheme    = runtime.NewScheme()
-	mgrLogs   = &syncBuffer{}
-	mgrCancel context.CancelFunc
-	mgrDone   chan struct{}
+	cfg     *rest.Config
+	k8s     client.Client
+	testEnv *envtest.Environment
+	scheme  = runtime.NewScheme()
+	mgrLogs = &syncBuffer{}
+	// mainManager runs the controllers for every spec, except while a spec runs its own.
+	mainManager *runningManager
 )
 
 // clusterNS holds ClusterOAuthProviders' client secrets in the suite.
@@ -78,48 +78,75 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	if mainManager != nil {
+		By("searching every log line, event and status for secret values")
+		scanForLeaks()
+	}
 	stopManager()
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 
-// startManager starts the operator's manager as main.go builds it, with the same cache settings.
+// runningManager is a manager started by the suite.
+type runningManager struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startManager starts the suite's main manager.
 func startManager() {
+	mainManager = startManagerWith(nil, nil)
+}
+
+// stopManager stops the suite's main manager and waits until it has stopped.
+func stopManager() {
+	if mainManager != nil {
+		mainManager.stop()
+		mainManager = nil
+	}
+}
+
+// startManagerWith starts a manager as main.go builds it, with the same cache settings; tune
+// changes its options and flow replaces the provider client.
+func startManagerWith(tune func(*ctrl.Options), flow oauth.DeviceFlow) *runningManager {
 	owned, err := labels.NewRequirement(authv1alpha1.DeviceLoginLabel, selection.Exists, nil)
 	Expect(err).NotTo(HaveOccurred())
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	opts := ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.NewSelector().Add(*owned)},
 		}},
-		// The suite starts the manager more than once in one process.
+		// The suite starts managers more than once in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	if tune != nil {
+		tune(&opts)
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
 	Expect(err).NotTo(HaveOccurred())
-	flow := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Timeout: 2 * time.Second})}
+	httpClient := oauth.NewHTTPClient(oauth.HTTPOptions{Timeout: 2 * time.Second})
+	if flow == nil {
+		flow = &oauth.Client{HTTP: httpClient}
+	}
 	Expect(SetupWithManager(mgr, Options{
-		ClusterResourceNamespace: clusterNS, Flow: flow, HTTPClient: flow.HTTP, MaxConcurrentReconciles: 4,
+		ClusterResourceNamespace: clusterNS, Flow: flow, HTTPClient: httpClient, MaxConcurrentReconciles: 4,
 		DiscoveryInterval: time.Hour,
 	})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
-	mgrCancel, mgrDone = cancel, make(chan struct{})
+	m := &runningManager{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer GinkgoRecover()
-		defer close(mgrDone)
+		defer close(m.done)
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
+	return m
 }
 
-// stopManager stops the manager and waits until it has stopped.
-func stopManager() {
-	if mgrCancel == nil {
-		return
-	}
-	mgrCancel()
-	Eventually(mgrDone, 30*time.Second).Should(BeClosed())
-	mgrCancel = nil
+func (m *runningManager) stop() {
+	m.cancel()
+	Eventually(m.done, 30*time.Second).Should(BeClosed())
 }
 
 // syncBuffer is a goroutine-safe buffer for the manager's logs.
