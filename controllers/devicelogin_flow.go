@@ -29,13 +29,17 @@ func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope
 		if !s.now.Before(expires) {
 			return false, r.codeExpired(ctx, s)
 		}
-		s.wakeAt(expires)
 		next := timeOf(dl.Status.NextPollTime)
 		if s.provider == nil || s.now.Before(next) {
 			s.wakeAt(next)
+			s.wakeAt(expires)
 			return false, nil
 		}
-		return false, r.poll(ctx, s)
+		err := r.poll(ctx, s)
+		if s.pending() {
+			s.wakeAt(expires)
+		}
+		return false, err
 	}
 	if !r.needsCode(s) || s.provider == nil {
 		return false, nil
