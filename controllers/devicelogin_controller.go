@@ -52,12 +52,11 @@ type DeviceLoginReconciler struct {
 	unsaved sync.Map
 }
 
-// +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins/status,verbs=patch
 // +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // loginScope carries what one reconcile learns from step to step.
 type loginScope struct {

@@ -52,7 +52,7 @@ type ProviderReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=oauthproviders;clusteroauthproviders,verbs=get;list;watch
-// +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=oauthproviders/status;clusteroauthproviders/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=oauthproviders/status;clusteroauthproviders/status,verbs=patch
 
 // Reconcile resolves the provider and records the outcome in its Ready condition.
 func (r *ProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
