@@ -62,10 +62,10 @@ bench: envtest ## Run the benchmarks.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./... -run '^$$' -bench . -benchmem
 
 .PHONY: fuzz
-fuzz: ## Fuzz each parser briefly (FUZZTIME=30s by default).
-	@for target in FuzzParseTokenResponse FuzzParseDeviceAuthorizationResponse; do \
-		go test ./internal/oauth/ -run '^$$' -fuzz "^$$target\$$" -fuzztime $${FUZZTIME:-30s}; \
-	done
+fuzz: ## Fuzz the response parsers and secretTemplate rendering, each for FUZZTIME (30s by default).
+	go test ./internal/oauth/ -run '^$$' -fuzz '^FuzzParseTokenResponse$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./internal/oauth/ -run '^$$' -fuzz '^FuzzParseDeviceAuthorizationResponse$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./controllers/ -run '^$$' -fuzz '^FuzzRenderTokenSecret$$' -fuzztime $${FUZZTIME:-30s}
 
 ##@ Build
 

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -235,9 +236,48 @@ func parseTemplates(dl *authv1alpha1.DeviceLogin) (map[string]*template.Template
 		if err != nil {
 			return nil, fmt.Errorf("secretTemplate.data[%s] does not parse: %s", k, templateErrorText(err))
 		}
+		if len(t.Templates()) > 1 {
+			return nil, fmt.Errorf("secretTemplate.data[%s] defines templates; write the value directly", k)
+		}
+		if name := unboundedNode(t.Root); name != "" {
+			return nil, fmt.Errorf("secretTemplate.data[%s] uses %q; only values, pipelines, if and with are allowed", k, name)
+		}
 		out[k] = t
 	}
 	return out, nil
+}
+
+// unboundedNode names the first construct that could make rendering take unbounded time (range,
+// which can loop over an integer, and template calls), or returns "". Token values are plain
+// strings; nothing a Secret needs takes a loop.
+func unboundedNode(n parse.Node) string {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return ""
+		}
+		for _, c := range n.Nodes {
+			if name := unboundedNode(c); name != "" {
+				return name
+			}
+		}
+	case *parse.RangeNode:
+		return "range"
+	case *parse.TemplateNode:
+		return "template"
+	case *parse.IfNode:
+		return firstOf(unboundedNode(n.List), unboundedNode(n.ElseList))
+	case *parse.WithNode:
+		return firstOf(unboundedNode(n.List), unboundedNode(n.ElseList))
+	}
+	return ""
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // templateErrorText keeps a template error's explanation and drops anything that could quote
@@ -248,6 +288,32 @@ func templateErrorText(err error) string {
 		return msg[i+2:]
 	}
 	return msg
+}
+
+var execErrorPattern = regexp.MustCompile(`at (<[^>]*>): (.*)$`)
+
+// renderErrorText explains why a template failed to render without quoting what it rendered: an
+// execution error can carry the token, or a slice of it ("non-function <value>"). It keeps where
+// the template failed (the user's own template text) and only the kinds of error that name types
+// and fields, never values.
+func renderErrorText(err error) string {
+	msg := err.Error()
+	m := execErrorPattern.FindStringSubmatch(msg)
+	if m == nil {
+		if strings.Contains(msg, "exceeds") {
+			return fmt.Sprintf("the rendered value exceeds %d KiB", maxRenderedSize>>10)
+		}
+		return "the template fails on the token's values (details withheld: they could quote the token)"
+	}
+	for _, safe := range []string{"can't evaluate field ", "map has no entry for key ", "nil pointer evaluating "} {
+		if strings.HasPrefix(m[2], safe) {
+			return m[1] + ": " + m[2]
+		}
+	}
+	if strings.Contains(m[2], "exceeds") {
+		return fmt.Sprintf("%s: the rendered value exceeds %d KiB", m[1], maxRenderedSize>>10)
+	}
+	return m[1] + ": the template fails on the token's values (details withheld: they could quote the token)"
 }
 
 // maxRenderedSize bounds one rendered key, so that a template cannot build a huge Secret.
@@ -281,7 +347,7 @@ func renderTokenSecret(dl *authv1alpha1.DeviceLogin, st *loginState, tmpls map[s
 	for _, k := range keys {
 		var buf bytes.Buffer
 		if err := tmpls[k].Execute(&limitedWriter{w: &buf, n: maxRenderedSize}, v); err != nil {
-			return nil, fmt.Errorf("secretTemplate.data[%s] does not render: %s", k, templateErrorText(err))
+			return nil, fmt.Errorf("secretTemplate.data[%s] does not render: %s", k, renderErrorText(err))
 		}
 		data[k] = buf.Bytes()
 	}
