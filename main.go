@@ -97,6 +97,9 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       "devicelogin-operator.auth.devicelogin.dev",
+		// The lease lives beside the operator: in a cluster that is the pod's namespace, which is
+		// also the default cluster-resource namespace; outside one (make run) there is no other.
+		LeaderElectionNamespace: clusterResourceNamespace,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.NewSelector().Add(*owned)},
 		}},

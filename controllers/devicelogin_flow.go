@@ -79,7 +79,7 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 	if err != nil {
 		var transient *oauth.TransientError
 		if errors.As(err, &transient) {
-			r.transientFailure(ctx, s, "Requesting a user code", transient)
+			r.transientFailure(ctx, s, "Requesting a user code", transient, 0)
 			return nil
 		}
 		r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s refused the device authorization request: %s", providerName(dl), err))
@@ -89,7 +89,7 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 	if err := r.persist(ctx, s); err != nil {
 		return err
 	}
-	interval := da.Interval + cfg.Quirks.PollMargin
+	interval := da.Interval // includes the preset's poll margin (oauth.Quirks.PollMargin)
 	st := &dl.Status
 	st.UserCode = da.UserCode
 	st.VerificationURI = da.VerificationURI
@@ -123,7 +123,7 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 	// The poll's slot is booked in status before the request goes out, so that a controller that
 	// dies right after polling (even by SIGKILL) does not poll again too early when it comes back.
 	// For the usual authorization_pending answer this is the only status write of the poll.
-	st.NextPollTime = mtime(s.now.Add(interval + cfg.Quirks.PollMargin).Add(time.Second - 1))
+	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))
 	if err := r.patchStatus(ctx, s); err != nil {
 		return err
 	}
@@ -153,11 +153,7 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 			interval += slowDownStep
 			st.PollInterval = int32(interval / time.Second)
 		}
-		r.transientFailure(ctx, s, "Polling for the approval", transient)
-		if next := s.now.Add(interval + cfg.Quirks.PollMargin).Add(time.Second - 1); timeOf(st.NextPollTime).Before(next) {
-			st.NextPollTime = mtime(next)
-		}
-		s.wakeAt(st.NextPollTime.Time)
+		r.transientFailure(ctx, s, "Polling for the approval", transient, interval)
 		return nil
 	default:
 		// RFC 8628 section 3.5: any other error ends the polling.
@@ -166,7 +162,7 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 			providerName(dl), err, authv1alpha1.ReauthorizeAnnotation))
 		return r.persist(ctx, s)
 	}
-	st.NextPollTime = mtime(s.now.Add(interval + cfg.Quirks.PollMargin).Add(time.Second - 1))
+	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))
 	s.wakeAt(st.NextPollTime.Time)
 	return nil
 }
@@ -199,13 +195,13 @@ func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, c
 	*st = loginState{Grant: grant}
 	r.storeToken(s, tok)
 	clearPendingCode(&dl.Status)
-	if err := r.persist(ctx, s); err != nil {
-		return err
-	}
 	subject, err := r.Flow.Subject(ctx, cfg, tok)
 	if err != nil {
 		log.FromContext(ctx).Info("Could not tell who approved", "reason", err.Error())
 	}
+	// Status is complete before the state is written: if that write is refused, the tokens wait in
+	// memory for the next reconcile, and the schedule that status carries (tokenExpiresAt,
+	// nextRefreshTime) must already be there for them.
 	ds := &dl.Status
 	ds.AuthorizedAt = mtime(s.now)
 	ds.AuthorizedSubject = subject
@@ -215,6 +211,9 @@ func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, c
 	r.scheduleRefresh(s)
 	meta.RemoveStatusCondition(&ds.Conditions, ConditionTokenRefreshed)
 	s.halt, s.needCode, s.reauthorize = nil, false, false
+	if err := r.persist(ctx, s); err != nil {
+		return err
+	}
 	by := ""
 	if subject != "" {
 		by = " by " + subject
@@ -269,12 +268,13 @@ func expiryText(st *loginState) string {
 	return "is valid until " + timestamp(st.Expiry)
 }
 
-// transientFailure counts a failure worth retrying and schedules the retry with backoff. The
-// event fires on the first failure of a run only, not on every retry.
-func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginScope, what string, err *oauth.TransientError) {
+// transientFailure counts a failure worth retrying and schedules the retry with backoff, never
+// sooner than atLeast (the poll interval) or the server's Retry-After. The event fires on the
+// first failure of a run only, not on every retry.
+func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginScope, what string, err *oauth.TransientError, atLeast time.Duration) {
 	st := &s.dl.Status
 	st.ConsecutiveFailures++
-	delay := max(backoff(st.ConsecutiveFailures), err.RetryAfter)
+	delay := max(backoff(st.ConsecutiveFailures), err.RetryAfter, atLeast)
 	next := s.now.Add(delay)
 	st.NextPollTime = mtime(next.Add(time.Second - 1))
 	s.wakeAt(st.NextPollTime.Time)

@@ -28,6 +28,10 @@ func (r *DeviceLoginReconciler) reconcileRefresh(ctx context.Context, s *loginSc
 	if !st.hasToken() || s.provider == nil || st.Grant != s.grant {
 		return false, nil
 	}
+	if dl.Status.NextRefreshTime == nil && !st.Expiry.IsZero() && dl.Status.ConsecutiveFailures == 0 {
+		// A token whose schedule was lost (status wiped, a write that never landed) gets one again.
+		r.scheduleRefresh(s)
+	}
 	next := timeOf(dl.Status.NextRefreshTime)
 	if !s.refreshNow && (next.IsZero() || s.now.Before(next)) {
 		s.wakeAt(next)

@@ -222,6 +222,9 @@ type tokenValues struct {
 // before anything is written.
 func parseTemplates(dl *authv1alpha1.DeviceLogin) (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
+	if dl.TokenSecretName() == stateSecretName(dl) {
+		return nil, fmt.Errorf("secretName %s is the name of the operator's own state Secret; pick another name", dl.TokenSecretName())
+	}
 	if dl.Spec.SecretTemplate == nil {
 		return out, nil
 	}

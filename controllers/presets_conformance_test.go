@@ -48,6 +48,9 @@ type presetCase struct {
 	// verificationURI is the page a person visits; complete says whether a complete URI comes too.
 	verificationURI func(*providersim.Server) string
 	complete        bool
+	// pollInterval is the status's poll interval (s) while a code is pending: the provider's
+	// interval plus the preset's PollMargin.
+	pollInterval int32
 	// granted are the scopes the status reports; subject who approved ("" when the provider
 	// does not say in a way the operator can trust).
 	granted []string
@@ -197,7 +200,7 @@ func runPresetCase(pc presetCase) {
 		Expect(st.VerificationURIComplete).To(BeEmpty())
 	}
 	Expect(readyMessage(ctx, mainLogin)).To(HavePrefix(fmt.Sprintf("Visit %s and enter code %s", st.VerificationURI, code)))
-	Expect(st.PollInterval).To(BeNumerically(">=", 1))
+	Expect(st.PollInterval).To(Equal(pc.pollInterval), "the provider's interval plus the preset's margin")
 	Expect(st.UserCodeExpiresAt.Time).To(BeTemporally(">", time.Now().Add(time.Minute)))
 
 	By("waiting through authorization_pending")
@@ -343,7 +346,7 @@ var _ = Describe("Presets", Ordered, func() {
 			verificationURI: func(s *providersim.Server) string {
 				return s.URL() + "/oauth/device/"
 			},
-			complete: true, granted: []string{"org:read", "project:read"}, subject: "alice@example.com",
+			complete: true, pollInterval: 2, granted: []string{"org:read", "project:read"}, subject: "alice@example.com",
 			expires: true, refresh: rotateKillsOld, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
@@ -367,7 +370,7 @@ var _ = Describe("Presets", Ordered, func() {
 			// A slow_down step other than the RFC's 5 s shows that the interval in the answer is used.
 			opts:            providersim.Options{ExpiringTokens: true, ClientSecret: "github-app-secret", SlowDownStep: 6 * time.Second},
 			verificationURI: func(s *providersim.Server) string { return s.URL() + "/login/device" },
-			expires:         true, refresh: rotateKillsOld, denial: "access_denied",
+			pollInterval:    1, expires: true, refresh: rotateKillsOld, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 6 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
 				disabled := startSim(providersim.GitHub, providersim.Options{DeviceFlowDisabled: true})
@@ -395,8 +398,8 @@ var _ = Describe("Presets", Ordered, func() {
 			preset: authv1alpha1.PresetGitHub, provider: providersim.GitHub,
 			scopes:          []string{"repo", "read:org"},
 			verificationURI: func(s *providersim.Server) string { return s.URL() + "/login/device" },
-			granted:         []string{"repo", "read:org"},
-			refresh:         noRefresh, denial: "access_denied",
+			granted:         []string{"repo", "read:org"}, pollInterval: 1,
+			refresh: noRefresh, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 		})
 	})
@@ -407,8 +410,8 @@ var _ = Describe("Presets", Ordered, func() {
 			opts:            providersim.Options{ClientSecret: "google-secret"},
 			scopes:          []string{"openid", "email"},
 			verificationURI: func(*providersim.Server) string { return "https://www.google.com/device" },
-			granted:         []string{"openid", "https://www.googleapis.com/auth/userinfo.email"},
-			idToken:         true, expires: true, refresh: noRotation, denial: "access_denied",
+			granted:         []string{"openid", "https://www.googleapis.com/auth/userinfo.email"}, pollInterval: 1,
+			idToken: true, expires: true, refresh: noRotation, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
 				presetProvider(ctx, ns, "no-secret", authv1alpha1.PresetGoogle, sim, "")
@@ -441,8 +444,8 @@ var _ = Describe("Presets", Ordered, func() {
 			opts:            providersim.Options{Tenant: "contoso.onmicrosoft.com"},
 			scopes:          []string{"openid", "profile", "offline_access", "User.Read"},
 			verificationURI: func(*providersim.Server) string { return "https://microsoft.com/devicelogin" },
-			granted:         []string{"openid", "profile", "User.Read"},
-			idToken:         true, expires: true, refresh: rotateKeepsOld, denial: "authorization_declined",
+			granted:         []string{"openid", "profile", "User.Read"}, pollInterval: 1,
+			idToken: true, expires: true, refresh: rotateKeepsOld, denial: "authorization_declined",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
 				offline := presetLogin(ctx, ns, "no-offline", "idp", []string{"openid", "User.Read"},
@@ -484,7 +487,7 @@ var _ = Describe("Presets", Ordered, func() {
 			preset: authv1alpha1.PresetGitLab, provider: providersim.GitLab,
 			scopes:          []string{"openid", "email", "read_api"},
 			verificationURI: func(s *providersim.Server) string { return s.URL() + "/oauth/device" },
-			complete:        true, granted: []string{"openid", "email", "read_api"}, subject: "alice@example.com",
+			complete:        true, pollInterval: 1, granted: []string{"openid", "email", "read_api"}, subject: "alice@example.com",
 			idToken: true, expires: true, refresh: rotateKillsOld, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {

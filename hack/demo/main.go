@@ -254,6 +254,11 @@ func (d *demo) showCode(ctx context.Context) (*authv1alpha1.DeviceLogin, error) 
 
 	d.say("kubectl describe devicelogin %s -n %s", loginName, namespace)
 	out, err := framework.Kubectl(ctx, d.cp.KubeconfigPath, "describe", "devicelogin", loginName, "-n", namespace)
+	if err != nil && !errors.Is(err, framework.ErrNoKubectl) {
+		d.info("(%v)", err)
+		d.info("(trying the fully qualified resource: kubectl describe devicelogins.auth.devicelogin.dev %s -n %s)", loginName, namespace)
+		out, err = framework.Kubectl(ctx, d.cp.KubeconfigPath, "describe", "devicelogins.auth.devicelogin.dev", loginName, "-n", namespace)
+	}
 	switch {
 	case errors.Is(err, framework.ErrNoKubectl):
 		d.info("(kubectl is not on PATH; the same facts from the DeviceLogin's status and events:)")

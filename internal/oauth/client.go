@@ -78,7 +78,7 @@ func (c *Client) RequestDeviceCode(ctx context.Context, cfg ClientConfig, req De
 	}
 	d, err := parseDevice(resp.status, resp.header, resp.body, secrets)
 	if err != nil {
-		return nil, err
+		return nil, cfg.Quirks.translateError(err)
 	}
 	d.Interval += cfg.Quirks.PollMargin
 	return d, nil
@@ -100,11 +100,16 @@ func (c *Client) PollToken(ctx context.Context, cfg ClientConfig, deviceCode str
 		return nil, err
 	}
 	tok, err := parseToken(resp.status, resp.header, resp.body, secrets)
-	var oe *Error
-	if errors.As(err, &oe) && oe.Interval > 0 {
-		oe.Interval += cfg.Quirks.PollMargin
+	if err != nil {
+		err = cfg.Quirks.translateError(err)
+		var oe *Error
+		if errors.As(err, &oe) && oe.Interval > 0 {
+			oe.Interval += cfg.Quirks.PollMargin
+		}
+		return nil, err
 	}
-	return tok, err
+	cfg.Quirks.normalizeToken(tok)
+	return tok, nil
 }
 
 // Revoke revokes a token (RFC 7009). With no revocation URL there is
@@ -126,12 +131,12 @@ func (c *Client) Revoke(ctx context.Context, cfg ClientConfig, token, tokenTypeH
 		// The body of a success is meaningless (RFC 7009 section 2.2),
 		// except for providers that report errors with 200.
 		if f, _ := decodeBody(resp.header, resp.body); f["error"] != "" {
-			return oauthError(resp.status, resp.header, f, secrets)
+			return cfg.Quirks.translateError(oauthError(resp.status, resp.header, f, secrets))
 		}
 		return nil
 	}
 	_, err = decodeResponse(resp.status, resp.header, resp.body, secrets)
-	return err
+	return cfg.Quirks.translateError(err)
 }
 
 // rawResponse is a response whose body has been read within the size cap.

@@ -35,14 +35,22 @@ type Error struct {
 	// Interval is a new polling interval sent with slow_down (GitHub does),
 	// or the Retry-After of a 429 that carried an OAuth error; 0 otherwise.
 	Interval time.Duration
+	// ProviderCode is the provider's own code when Quirks.ErrorCodes
+	// translated it into Code (e.g. bad_refresh_token), "" otherwise.
+	ProviderCode string
 }
 
-// Error reads "provider answered <code>: <description> (HTTP <status>)".
+// Error reads "provider answered <code>: <description> (HTTP <status>)",
+// the code followed by the provider's own in parentheses when translated.
 func (e *Error) Error() string {
-	if e.Description == "" {
-		return fmt.Sprintf("provider answered %s (HTTP %d)", e.Code, e.StatusCode)
+	code := e.Code
+	if e.ProviderCode != "" {
+		code += " (" + e.ProviderCode + ")"
 	}
-	return fmt.Sprintf("provider answered %s: %s (HTTP %d)", e.Code, e.Description, e.StatusCode)
+	if e.Description == "" {
+		return fmt.Sprintf("provider answered %s (HTTP %d)", code, e.StatusCode)
+	}
+	return fmt.Sprintf("provider answered %s: %s (HTTP %d)", code, e.Description, e.StatusCode)
 }
 
 // TransientError is a failure worth retrying with backoff: a network error or

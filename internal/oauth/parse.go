@@ -230,7 +230,8 @@ func decodeBody(header http.Header, body []byte) (f fields, reason string) {
 }
 
 // decodeJSON keeps strings and numbers; objects, booleans and null are
-// dropped, except that a scope array (seen in the wild) is joined.
+// dropped, except that a scope array (seen in the wild) is joined and a user
+// object (Sentry's {"id","name","email"}) is kept as the name it gives.
 func decodeJSON(b []byte) (fields, bool) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	var raw map[string]json.RawMessage
@@ -256,12 +257,35 @@ func decodeJSON(b []byte) (fields, bool) {
 			if k == "scope" && json.Unmarshal(v, &parts) == nil {
 				f[k] = strings.Join(parts, " ")
 			}
-		case '{', 't', 'f', 'n':
+		case '{':
+			if k == "user" {
+				if name := userObjectName(v); name != "" {
+					f[k] = name
+				}
+			}
+		case 't', 'f', 'n':
 		default:
 			f[k] = string(v) // a number, already validated by the decoder
 		}
 	}
 	return f, true
+}
+
+// userObjectName is what a token response's user object calls the user: the
+// email, else the name, else the login; "" when it has none of them as text.
+func userObjectName(raw json.RawMessage) string {
+	var user map[string]any
+	if json.Unmarshal(raw, &user) != nil {
+		return ""
+	}
+	for _, k := range []string{"email", "name", "login", "username"} {
+		if s, ok := user[k].(string); ok {
+			if s = sanitizeProviderText(s, nil); s != "" {
+				return s // one line, bounded: it is shown in status and events
+			}
+		}
+	}
+	return ""
 }
 
 // decodeForm accepts a body only if it looks like key=value pairs, so a bare

@@ -45,7 +45,7 @@ func (c *Client) Refresh(ctx context.Context, cfg ClientConfig, refreshToken str
 	ctx2 := context.WithValue(ctx, oauth2.HTTPClient, libraryClient(c.httpClient(), &rec))
 	ot, err := conf.TokenSource(ctx2, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	if err != nil {
-		return nil, refreshError(ctx, err, &rec, secrets)
+		return nil, cfg.Quirks.translateError(refreshError(ctx, err, &rec, secrets))
 	}
 
 	tok := &Token{
@@ -78,6 +78,7 @@ func (c *Client) Refresh(ctx context.Context, cfg ClientConfig, refreshToken str
 			tok.Extra = parsed.Extra
 		}
 	}
+	cfg.Quirks.normalizeToken(tok)
 	return tok, nil
 }
 

@@ -47,6 +47,16 @@ type Quirks struct {
 	// PollMargin is added to every polling interval the provider states
 	// (Sentry answers slow_down when polled exactly at the interval).
 	PollMargin time.Duration
+	// CommaSeparatedScope says the provider (GitHub) lists granted scopes
+	// separated by commas ("repo,gist"); Token.Scope is rewritten with
+	// spaces, as RFC 6749 section 3.3 has it.
+	CommaSeparatedScope bool
+	// ErrorCodes maps the provider's own error codes to the RFC code that
+	// means the same (GitHub's bad_refresh_token is invalid_grant, Entra's
+	// authorization_declined is access_denied), so that callers switch on
+	// RFC codes only. Error.ProviderCode keeps what the provider sent. The
+	// map is shared and must not be modified.
+	ErrorCodes map[string]string
 }
 
 // ClientConfig is everything needed to talk to one provider as one client.

@@ -141,5 +141,5 @@ func (m *Manager) Log() (string, error) {
 // LeaderAcquisitions counts how often the manager's runs became leader, from the log.
 func (m *Manager) LeaderAcquisitions() int {
 	log, _ := m.Log()
-	return strings.Count(log, "successfully acquired lease")
+	return strings.Count(strings.ToLower(log), "successfully acquired lease")
 }

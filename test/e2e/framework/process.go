@@ -12,8 +12,8 @@ import (
 
 // Process is a child process (Dex, the manager) whose output goes to a log file kept for
 // inspection. It runs in its own process group, so a Ctrl-C at the terminal reaches only the
-// program that started it, which then stops its children in order; and it is killed when that
-// program dies (Linux parent-death signal), so nothing outlives a crashed test.
+// program that started it, which then stops its children in order; on Linux it is also killed
+// when that program dies (parent-death signal), so nothing outlives a crashed test.
 type Process struct {
 	Name    string
 	LogPath string
@@ -37,7 +37,7 @@ func startProcess(name, logPath string, env []string, binary string, args ...str
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = ChildProcAttr()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s (%s): %w", name, binary, err)
