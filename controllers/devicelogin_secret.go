@@ -172,6 +172,10 @@ func (r *DeviceLoginReconciler) saveState(ctx context.Context, dl *authv1alpha1.
 	if existing != nil && equality.Semantic.DeepEqual(existing.Data, data) {
 		return existing, nil
 	}
+	// The write finishes even when the manager is shutting down: what it holds may be a refresh
+	// token the provider will not hand out again.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
 	var out *corev1.Secret
 	err := retry.OnError(retry.DefaultBackoff, func(err error) bool {
 		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsServerTimeout(err) ||
