@@ -26,6 +26,7 @@ import (
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/controllers"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/logsafe"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
@@ -62,7 +63,8 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	// Capped: no --zap-log-level may let client-go dump request bodies (Secrets) into the log.
+	ctrl.SetLogger(logsafe.Cap(zap.New(zap.UseFlagOptions(&opts)), logsafe.MaxVerbosity))
 	setupLog := ctrl.Log.WithName("setup")
 
 	if clusterResourceNamespace == "" {

@@ -194,6 +194,10 @@ func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, c
 	grant := st.DeviceGrant
 	*st = loginState{Grant: grant}
 	r.storeToken(s, tok)
+	if st.Scope == "" {
+		// No scope in the answer means the requested scopes were granted (RFC 6749 section 5.1).
+		st.Scope = strings.Join(dl.Spec.Scopes, " ")
+	}
 	clearPendingCode(&dl.Status)
 	subject, err := r.Flow.Subject(ctx, cfg, tok)
 	if err != nil {

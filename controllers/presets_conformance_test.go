@@ -331,7 +331,8 @@ func runPresetCase(pc presetCase) {
 
 var _ = Describe("Presets", Ordered, func() {
 	ctx := context.Background()
-	started := time.Now()
+	var started time.Time
+	BeforeAll(func() { started = time.Now() })
 	AfterAll(func() {
 		AddReportEntry("Presets wall time", time.Since(started).Round(100*time.Millisecond).String())
 		GinkgoWriter.Printf("MEASURE Presets container wall time: %s\n", time.Since(started).Round(100*time.Millisecond))

@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/logsafe"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
@@ -62,7 +63,10 @@ var _ = BeforeSuite(func() {
 	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
 
 	// Every log line at the highest verbosity goes to the buffer that the leak test searches.
-	logf.SetLogger(zap.New(zap.WriteTo(&teeWriter{GinkgoWriter, mgrLogs}), zap.UseDevMode(true), zap.Level(zapcore.Level(-10))))
+	// Every log line at the highest verbosity a flag can ask for goes to the buffer that the leak
+	// scan searches, through the same cap main.go puts on the manager's logger.
+	logf.SetLogger(logsafe.Cap(zap.New(zap.WriteTo(&teeWriter{GinkgoWriter, mgrLogs}), zap.UseDevMode(true),
+		zap.Level(zapcore.Level(-10))), logsafe.MaxVerbosity))
 
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},

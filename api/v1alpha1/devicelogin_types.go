@@ -226,7 +226,7 @@ type DeviceLoginStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=dl,categories=devicelogin
+// +kubebuilder:resource:shortName=dl,categories=devicelogin-operator
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="User Code",type=string,JSONPath=`.status.userCode`
