@@ -32,7 +32,8 @@ fail() {
 	exit 1
 }
 
-have_dex() { [[ -x "${DEST}" ]] && "${DEST}" version 2>/dev/null | grep -q "Version: ${DEX_VERSION}\$"; }
+# Captured before matching: `| grep -q` under pipefail fails at random when dex dies of SIGPIPE.
+have_dex() { local v; [[ -x "${DEST}" ]] && v="$("${DEST}" version 2>/dev/null)" && grep -q "Version: ${DEX_VERSION}\$" <<<"${v}"; }
 
 if have_dex; then
 	exit 0

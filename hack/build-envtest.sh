@@ -31,8 +31,11 @@ fail() {
 	exit 1
 }
 
-have_apiserver() { [[ -x "${DEST}/kube-apiserver" ]] && "${DEST}/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes v${K8S_VERSION}"; }
-have_etcd() { [[ -x "${DEST}/etcd" ]] && "${DEST}/etcd" --version 2>/dev/null | grep -q "^etcd Version: ${ETCD_VERSION}$"; }
+# The version output is captured before it is matched: piping it into `grep -q` under pipefail
+# fails at random, when grep exits before etcd has written its last line and etcd dies of SIGPIPE.
+version_of() { [[ -x "$1" ]] && "$1" --version 2>/dev/null; }
+have_apiserver() { local v; v="$(version_of "${DEST}/kube-apiserver")" && [[ "${v}" == "Kubernetes v${K8S_VERSION}" ]]; }
+have_etcd() { local v; v="$(version_of "${DEST}/etcd")" && grep -q "^etcd Version: ${ETCD_VERSION}$" <<<"${v}"; }
 
 if have_apiserver && have_etcd; then
 	exit 0
