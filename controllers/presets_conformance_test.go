@@ -67,8 +67,8 @@ type presetCase struct {
 	extra func(ctx context.Context, ns string, sim *providersim.Server) func()
 }
 
-// startSim starts a simulation with a 1 s interval unless o says otherwise.
-func startSim(p providersim.Provider, o providersim.Options) *providersim.Server {
+// startPresetSim starts a simulation with a 1 s interval unless o says otherwise.
+func startPresetSim(p providersim.Provider, o providersim.Options) *providersim.Server {
 	if o.Interval == 0 {
 		o.Interval = time.Second
 	}
@@ -117,8 +117,8 @@ func simCode(sim *providersim.Server, userCode string) providersim.CodeInfo {
 	return info
 }
 
-// answers lists the answers a code's polls got, in order.
-func answers(sim *providersim.Server, userCode string) []string {
+// simAnswers lists the answers a code's polls got, in order.
+func simAnswers(sim *providersim.Server, userCode string) []string {
 	var out []string
 	for _, p := range simCode(sim, userCode).Polls {
 		out = append(out, p.Answer)
@@ -126,13 +126,13 @@ func answers(sim *providersim.Server, userCode string) []string {
 	return out
 }
 
-// waitReady waits for a Ready condition status/reason.
-func waitReady(ctx context.Context, dl *authv1alpha1.DeviceLogin, want string, timeout time.Duration) {
+// presetWaitReady waits for a Ready condition status/reason.
+func presetWaitReady(ctx context.Context, dl *authv1alpha1.DeviceLogin, want string, timeout time.Duration) {
 	EventuallyWithOffset(1, func() string { return readyReason(ctx, dl) }, timeout, 100*time.Millisecond).Should(Equal(want))
 }
 
-// providerReason is a provider's Ready message.
-func readyMessage(ctx context.Context, dl *authv1alpha1.DeviceLogin) string {
+// presetReadyMessage is a DeviceLogin's Ready message.
+func presetReadyMessage(ctx context.Context, dl *authv1alpha1.DeviceLogin) string {
 	c := meta.FindStatusCondition(getLogin(ctx, dl).Status.Conditions, ConditionReady)
 	if c == nil {
 		return ""
@@ -140,21 +140,19 @@ func readyMessage(ctx context.Context, dl *authv1alpha1.DeviceLogin) string {
 	return c.Message
 }
 
-// refreshNow sets the refresh annotation and waits for lastRefreshTime to move.
-func refreshNow(ctx context.Context, dl *authv1alpha1.DeviceLogin, value string) {
-	before := getLogin(ctx, dl).Status.LastRefreshTime
+// presetRefreshNow sets the refresh annotation and waits until the controller has handled it; the
+// refresh's outcome is written in the same status update.
+func presetRefreshNow(ctx context.Context, dl *authv1alpha1.DeviceLogin, value string) {
 	annotate(ctx, dl, authv1alpha1.RefreshAnnotation, value)
-	EventuallyWithOffset(1, func() bool {
-		after := getLogin(ctx, dl).Status.LastRefreshTime
-		return after != nil && (before == nil || after.Time.After(before.Time) || getLogin(ctx, dl).Status.LastHandledRefresh == value)
-	}, 10*time.Second, 100*time.Millisecond).Should(BeTrue())
+	EventuallyWithOffset(1, func() string { return getLogin(ctx, dl).Status.LastHandledRefresh }, 10*time.Second, 100*time.Millisecond).
+		Should(Equal(value))
 }
 
 // runPresetCase is the conformance run shared by every preset.
 func runPresetCase(pc presetCase) {
 	ctx := context.Background()
 	ns := newNamespace(ctx)
-	sim := startSim(pc.provider, pc.opts)
+	sim := startPresetSim(pc.provider, pc.opts)
 	presetProvider(ctx, ns, "idp", pc.preset, sim, pc.opts.ClientSecret)
 
 	By("resolving the preset's endpoints under issuerURL")
@@ -199,18 +197,25 @@ func runPresetCase(pc presetCase) {
 	} else {
 		Expect(st.VerificationURIComplete).To(BeEmpty())
 	}
-	Expect(readyMessage(ctx, mainLogin)).To(HavePrefix(fmt.Sprintf("Visit %s and enter code %s", st.VerificationURI, code)))
+	Expect(presetReadyMessage(ctx, mainLogin)).To(HavePrefix(fmt.Sprintf("Visit %s and enter code %s", st.VerificationURI, code)))
 	Expect(st.PollInterval).To(Equal(pc.pollInterval), "the provider's interval plus the preset's margin")
 	Expect(st.UserCodeExpiresAt.Time).To(BeTemporally(">", time.Now().Add(time.Minute)))
 
 	By("waiting through authorization_pending")
-	Eventually(func() []string { return answers(sim, code) }, 10*time.Second, 100*time.Millisecond).
+	Eventually(func() []string { return simAnswers(sim, code) }, 10*time.Second, 100*time.Millisecond).
 		Should(ContainElement("authorization_pending"))
 	Expect(readyReason(ctx, mainLogin)).To(Equal("False/AwaitingApproval"))
 
+	By("raising the poll interval after slow_down, in status")
+	want := pc.slowDownInterval(slowBefore)
+	Eventually(func() int32 { return getLogin(ctx, slowLogin).Status.PollInterval }, 15*time.Second, 100*time.Millisecond).
+		Should(Equal(want))
+	expectSimPendingThen(simAnswers(sim, slowCode), "slow_down")
+	Expect(sim.Approve(slowCode, "bob@example.com")).To(Succeed()) // the next poll, after the raised interval, gets tokens
+
 	By("writing the token Secret after approval")
 	Expect(sim.Approve(code, "alice@example.com")).To(Succeed())
-	waitReady(ctx, mainLogin, "True/Authorized", 15*time.Second)
+	presetWaitReady(ctx, mainLogin, "True/Authorized", 15*time.Second)
 	issued := simCode(sim, code)
 	sec, err := tokenSecret(ctx, ns, "main")
 	Expect(err).NotTo(HaveOccurred())
@@ -255,7 +260,7 @@ func runPresetCase(pc presetCase) {
 		By("refreshing on the refresh annotation, as the provider rotates refresh tokens")
 		Expect(st.NextRefreshTime).NotTo(BeNil())
 		first := issued
-		refreshNow(ctx, mainLogin, "1")
+		presetRefreshNow(ctx, mainLogin, "1")
 		sec, _ = tokenSecret(ctx, ns, "main")
 		access, rt := string(sec.Data[KeyAccessToken]), string(sec.Data[KeyRefreshToken])
 		Expect(access).NotTo(Equal(first.AccessToken))
@@ -272,7 +277,7 @@ func runPresetCase(pc presetCase) {
 		case noRotation:
 			Expect(rt).To(Equal(first.RefreshToken), "the refresh token the provider did not resend is kept")
 		}
-		refreshNow(ctx, mainLogin, "2")
+		presetRefreshNow(ctx, mainLogin, "2")
 		Expect(sim.UsedRefreshTokens()).To(Equal([]string{first.RefreshToken, rt}), "each refresh used the newest refresh token")
 		for _, r := range sim.Requests() {
 			if r.GrantType == "refresh_token" {
@@ -285,14 +290,14 @@ func runPresetCase(pc presetCase) {
 	}
 
 	By("stopping at the denial (" + pc.denial + ")")
-	waitReady(ctx, deniedLogin, "False/AccessDenied", 15*time.Second)
-	expectPendingThen(answers(sim, deniedCode), pc.denial)
+	presetWaitReady(ctx, deniedLogin, "False/AccessDenied", 15*time.Second)
+	expectSimPendingThen(simAnswers(sim, deniedCode), pc.denial)
 	Eventually(func() []string { return eventReasons(ctx, deniedLogin) }).Should(ContainElement(ReasonAccessDenied))
 
 	By("asking for a new code when the code expired")
 	Eventually(func() string { return getLogin(ctx, expiredLogin).Status.UserCode }, 15*time.Second, 100*time.Millisecond).
 		ShouldNot(Or(BeEmpty(), Equal(expiredCode)))
-	expectPendingThen(answers(sim, expiredCode), "expired_token")
+	expectSimPendingThen(simAnswers(sim, expiredCode), "expired_token")
 	Eventually(func() []string { return eventReasons(ctx, expiredLogin) }).Should(ContainElement(ReasonCodeExpired))
 	Expect(readyReason(ctx, expiredLogin)).To(Equal("False/AwaitingApproval"))
 
@@ -300,15 +305,10 @@ func runPresetCase(pc presetCase) {
 		extraChecks()
 	}
 
-	By("raising and keeping the poll interval after slow_down")
-	want := pc.slowDownInterval(slowBefore)
-	Eventually(func() int32 { return getLogin(ctx, slowLogin).Status.PollInterval }, 15*time.Second, 100*time.Millisecond).
-		Should(Equal(want))
-	expectPendingThen(answers(sim, slowCode), "slow_down")
-	Expect(sim.Approve(slowCode, "bob@example.com")).To(Succeed())
-	waitReady(ctx, slowLogin, "True/Authorized", time.Duration(want+10)*time.Second)
+	By("keeping the raised poll interval until the approval")
+	presetWaitReady(ctx, slowLogin, "True/Authorized", time.Duration(want+10)*time.Second)
 	slow := simCode(sim, slowCode)
-	expectPendingThen(answers(sim, slowCode), "slow_down", "token")
+	expectSimPendingThen(simAnswers(sim, slowCode), "slow_down", "token")
 	n := len(slow.Polls)
 	Expect(slow.Polls[n-1].Time.Sub(slow.Polls[n-2].Time)).To(BeNumerically(">=", time.Duration(want)*time.Second-100*time.Millisecond),
 		"no poll before the raised interval")
@@ -319,7 +319,7 @@ func runPresetCase(pc presetCase) {
 		served, _ := tokenSecret(ctx, ns, "main")
 		sim.RevokeRefreshTokens()
 		annotate(ctx, mainLogin, authv1alpha1.RefreshAnnotation, "refused")
-		waitReady(ctx, mainLogin, "True/ReauthorizationRequired", 10*time.Second)
+		presetWaitReady(ctx, mainLogin, "True/ReauthorizationRequired", 10*time.Second)
 		Expect(waitForCode(ctx, mainLogin)).NotTo(BeEmpty())
 		Eventually(func() []string { return eventReasons(ctx, mainLogin) }).Should(ContainElement(ReasonReauthorizationRequired))
 		now, _ := tokenSecret(ctx, ns, "main")
@@ -342,12 +342,10 @@ var _ = Describe("Presets", Ordered, func() {
 		runPresetCase(presetCase{
 			preset: authv1alpha1.PresetSentry, provider: providersim.Sentry,
 			// The per-code window, scaled like the interval: one poll per 1 s window.
-			opts:   providersim.Options{RateWindow: time.Second},
-			scopes: []string{"org:read", "project:read"},
-			verificationURI: func(s *providersim.Server) string {
-				return s.URL() + "/oauth/device/"
-			},
-			complete: true, pollInterval: 2, granted: []string{"org:read", "project:read"}, subject: "alice@example.com",
+			opts:            providersim.Options{RateWindow: time.Second},
+			scopes:          []string{"org:read", "project:read"},
+			verificationURI: func(s *providersim.Server) string { return s.URL() + "/oauth/device/" },
+			complete:        true, pollInterval: 2, granted: []string{"org:read", "project:read"}, subject: "alice@example.com",
 			expires: true, refresh: rotateKillsOld, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
@@ -359,7 +357,7 @@ var _ = Describe("Presets", Ordered, func() {
 							Expect(r.Params).NotTo(ContainElement("client_secret"))
 						}
 					}
-					checkPollSpacing(sim, 2*time.Second) // 1 s interval + 1 s PollMargin
+					expectSimPollSpacing(sim, 2*time.Second) // 1 s interval + 1 s PollMargin
 				}
 			},
 		})
@@ -374,7 +372,7 @@ var _ = Describe("Presets", Ordered, func() {
 			pollInterval:    1, expires: true, refresh: rotateKillsOld, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 6 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
-				disabled := startSim(providersim.GitHub, providersim.Options{DeviceFlowDisabled: true})
+				disabled := startPresetSim(providersim.GitHub, providersim.Options{DeviceFlowDisabled: true})
 				presetProvider(ctx, ns, "disabled", authv1alpha1.PresetGitHub, disabled, "")
 				off := presetLogin(ctx, ns, "flow-disabled", "disabled", nil)
 				return func() {
@@ -386,9 +384,9 @@ var _ = Describe("Presets", Ordered, func() {
 						}
 					}
 					By("reporting device_flow_disabled as a provider error")
-					waitReady(ctx, off, "False/ProviderError", 10*time.Second)
-					Expect(readyMessage(ctx, off)).To(ContainSubstring("device_flow_disabled"))
-					Expect(readyMessage(ctx, off)).To(ContainSubstring("Device Flow must be explicitly enabled"))
+					presetWaitReady(ctx, off, "False/ProviderError", 10*time.Second)
+					Expect(presetReadyMessage(ctx, off)).To(ContainSubstring("device_flow_disabled"))
+					Expect(presetReadyMessage(ctx, off)).To(ContainSubstring("Device Flow must be explicitly enabled"))
 				}
 			},
 		})
@@ -419,8 +417,8 @@ var _ = Describe("Presets", Ordered, func() {
 				noSecret := presetLogin(ctx, ns, "no-secret", "no-secret", []string{"email"})
 				return func() {
 					By("failing clearly without the client secret Google needs for polling")
-					waitReady(ctx, noSecret, "False/ProviderError", 10*time.Second)
-					Expect(readyMessage(ctx, noSecret)).To(ContainSubstring("client_secret is missing."))
+					presetWaitReady(ctx, noSecret, "False/ProviderError", 10*time.Second)
+					Expect(presetReadyMessage(ctx, noSecret)).To(ContainSubstring("client_secret is missing."))
 					By("sending the secret in the body, never in a Basic header")
 					for _, r := range sim.Requests() {
 						Expect(r.ClientAuth).To(BeElementOf("post", "none"))
@@ -460,7 +458,7 @@ var _ = Describe("Presets", Ordered, func() {
 				return func() {
 					By("issuing no refresh token without offline_access, and asking for a new code instead of refreshing")
 					Expect(sim.Approve(waitForCode(ctx, offline), "carol@example.com")).To(Succeed())
-					waitReady(ctx, offline, "True/Authorized", 10*time.Second)
+					presetWaitReady(ctx, offline, "True/Authorized", 10*time.Second)
 					s, _ := tokenSecret(ctx, ns, "no-offline")
 					Expect(s.Data).NotTo(HaveKey(KeyRefreshToken))
 					annotate(ctx, offline, authv1alpha1.RefreshAnnotation, "1")
@@ -472,12 +470,12 @@ var _ = Describe("Presets", Ordered, func() {
 					Expect(getLogin(ctx, v1).Status.PollInterval).To(BeEquivalentTo(1))
 					Expect(getLogin(ctx, v1).Status.UserCodeExpiresAt.Time).To(BeTemporally("~", time.Now().Add(15*time.Minute), 30*time.Second))
 					Expect(sim.Approve(v1Code, "dave@example.com")).To(Succeed())
-					waitReady(ctx, v1, "True/Authorized", 10*time.Second)
+					presetWaitReady(ctx, v1, "True/Authorized", 10*time.Second)
 					Expect(getLogin(ctx, v1).Status.TokenExpiresAt.Time).To(BeTemporally("~", time.Now().Add(time.Hour), time.Minute))
 
 					By("failing clearly when a public client is configured with a secret")
-					waitReady(ctx, withSecret, "False/ProviderError", 10*time.Second)
-					Expect(readyMessage(ctx, withSecret)).To(ContainSubstring("AADSTS700025"))
+					presetWaitReady(ctx, withSecret, "False/ProviderError", 10*time.Second)
+					Expect(presetReadyMessage(ctx, withSecret)).To(ContainSubstring("AADSTS700025"))
 				}
 			},
 		})
@@ -492,7 +490,7 @@ var _ = Describe("Presets", Ordered, func() {
 			idToken: true, expires: true, refresh: rotateKillsOld, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
-				confidential := startSim(providersim.GitLab, providersim.Options{ClientSecret: "gitlab-secret"})
+				confidential := startPresetSim(providersim.GitLab, providersim.Options{ClientSecret: "gitlab-secret"})
 				presetProvider(ctx, ns, "confidential", authv1alpha1.PresetGitLab, confidential, "")
 				refused := presetLogin(ctx, ns, "confidential", "confidential", []string{"read_api"})
 				return func() {
@@ -504,8 +502,8 @@ var _ = Describe("Presets", Ordered, func() {
 					Expect(p.Status.UserinfoURL).To(Equal(sim.URL() + "/oauth/userinfo"))
 					Expect(p.Status.RevocationURL).To(Equal(sim.URL() + "/oauth/revoke"))
 					By("refusing a client-ID-only flow for a confidential application")
-					waitReady(ctx, refused, "False/ProviderError", 10*time.Second)
-					Expect(readyMessage(ctx, refused)).To(ContainSubstring("invalid_client"))
+					presetWaitReady(ctx, refused, "False/ProviderError", 10*time.Second)
+					Expect(presetReadyMessage(ctx, refused)).To(ContainSubstring("invalid_client"))
 				}
 			},
 		})
@@ -543,9 +541,9 @@ var _ = Describe("Presets", Ordered, func() {
 	})
 })
 
-// expectPendingThen checks that a code's answers were authorization_pending (any number of times,
+// expectSimPendingThen checks that a code's answers were authorization_pending (any number of times,
 // polls may come before a control takes effect) and then exactly last.
-func expectPendingThen(got []string, last ...string) {
+func expectSimPendingThen(got []string, last ...string) {
 	ExpectWithOffset(1, len(got)).To(BeNumerically(">=", len(last)), "answers %v", got)
 	head, tail := got[:len(got)-len(last)], got[len(got)-len(last):]
 	ExpectWithOffset(1, tail).To(Equal(last), "answers %v", got)
@@ -554,8 +552,8 @@ func expectPendingThen(got []string, last ...string) {
 	}
 }
 
-// checkPollSpacing checks that every code's polls came at least min apart.
-func checkPollSpacing(sim *providersim.Server, min time.Duration) {
+// expectSimPollSpacing checks that every code's polls came at least min apart.
+func expectSimPollSpacing(sim *providersim.Server, min time.Duration) {
 	for _, code := range sim.UserCodes() {
 		polls := simCode(sim, code).Polls
 		for i := 1; i < len(polls); i++ {
