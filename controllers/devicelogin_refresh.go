@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
@@ -38,6 +39,15 @@ func (r *DeviceLoginReconciler) reconcileRefresh(ctx context.Context, s *loginSc
 		return false, nil
 	}
 	if st.RefreshToken == "" {
+		if s.refreshNow && (next.IsZero() || s.now.Before(next)) {
+			// Asked to refresh a token that cannot be refreshed: say so, and leave the decision to
+			// ask a person again to the reauthorize annotation.
+			r.event(dl, corev1.EventTypeWarning, EventRefreshFailed, "Refresh",
+				"The provider issued no refresh token, so the token cannot be refreshed; set the annotation %s to ask for a new approval",
+				authv1alpha1.ReauthorizeAnnotation)
+			s.wakeAt(next)
+			return false, nil
+		}
 		// Nothing to refresh with: a person has to approve again before the token expires.
 		if !s.pending() && s.halt == nil {
 			s.needCode = true

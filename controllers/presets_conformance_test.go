@@ -416,9 +416,10 @@ var _ = Describe("Presets", Ordered, func() {
 				presetProvider(ctx, ns, "no-secret", authv1alpha1.PresetGoogle, sim, "")
 				noSecret := presetLogin(ctx, ns, "no-secret", "no-secret", []string{"email"})
 				return func() {
-					By("failing clearly without the client secret Google needs for polling")
-					presetWaitReady(ctx, noSecret, "False/ProviderError", 10*time.Second)
-					Expect(presetReadyMessage(ctx, noSecret)).To(ContainSubstring("client_secret is missing."))
+					By("refusing, before any request, a Google provider without the client secret Google needs")
+					presetWaitReady(ctx, noSecret, "False/ProviderNotReady", 10*time.Second)
+					Expect(presetReadyMessage(ctx, noSecret)).To(ContainSubstring("the Google preset needs the client secret"))
+					Expect(getLogin(ctx, noSecret).Status.UserCode).To(BeEmpty())
 					By("sending the secret in the body, never in a Basic header")
 					for _, r := range sim.Requests() {
 						Expect(r.ClientAuth).To(BeElementOf("post", "none"))

@@ -61,9 +61,9 @@ func (r *ProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := obj.DeepCopyObject().(authv1alpha1.ProviderObject)
-	spec, status := obj.ProviderSpec(), obj.ProviderStatus()
+	status := obj.ProviderStatus()
 
-	endpoints, reason, err := r.resolve(ctx, obj)
+	endpoints, discovered, reason, err := r.resolve(ctx, obj)
 	if err == nil {
 		reason, err = r.checkClientSecret(ctx, obj)
 	}
@@ -80,7 +80,7 @@ func (r *ProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		status.RevocationURL = endpoints.RevocationURL
 		status.UserinfoURL = endpoints.UserinfoURL
 		status.JWKSURL = endpoints.JWKSURL
-		if spec.IssuerURL != "" {
+		if discovered {
 			status.LastDiscoveryTime = &now
 		}
 	}
@@ -94,7 +94,7 @@ func (r *ProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	switch {
 	case err == nil:
-		if spec.IssuerURL == "" {
+		if !discovered {
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{RequeueAfter: r.DiscoveryInterval}, nil
@@ -109,28 +109,44 @@ func (r *ProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 // resolve combines preset, discovery and explicit fields, explicit fields winning, and refuses
 // insecure endpoints.
-func (r *ProviderReconciler) resolve(ctx context.Context, obj authv1alpha1.ProviderObject) (oauth.Endpoints, string, error) {
+func (r *ProviderReconciler) resolve(ctx context.Context, obj authv1alpha1.ProviderObject) (e oauth.Endpoints, discovered bool, reason string, err error) {
+	e, reason, err = r.resolveEndpoints(ctx, obj, &discovered)
+	return e, discovered, reason, err
+}
+
+// resolveEndpoints does the work of resolve; *discovered is set when a discovery document was read.
+func (r *ProviderReconciler) resolveEndpoints(ctx context.Context, obj authv1alpha1.ProviderObject, discovered *bool) (oauth.Endpoints, string, error) {
 	spec := obj.ProviderSpec()
 	var e oauth.Endpoints
-	discover := spec.IssuerURL != ""
+	issuer := spec.IssuerURL
 	if spec.Preset != "" {
 		p, err := presets.Lookup(string(spec.Preset))
 		if err != nil {
 			return e, ReasonInvalidSpec, err
 		}
+		if p.ClientSecretRequired && spec.ClientSecretRef == nil {
+			return e, ReasonInvalidSpec, fmt.Errorf("the %s preset needs the client secret: %s refuses the device flow without it; set clientSecretRef",
+				spec.Preset, spec.Preset)
+		}
 		e = p.Endpoints(spec.IssuerURL)
-		discover = p.Discovery && spec.IssuerURL != ""
+		issuer = ""
+		if p.Discovery {
+			// The preset's base URL (the public service unless issuerURL names an instance) is its
+			// issuer: discovery adds the keys that verify ID tokens, and userinfo.
+			issuer = p.BaseURL(spec.IssuerURL)
+		}
 	}
-	if discover {
-		found, err := r.Discover(ctx, r.HTTP, spec.IssuerURL)
+	if issuer != "" {
+		found, err := r.Discover(ctx, r.HTTP, issuer)
 		switch {
 		case err == nil:
 			e = mergeEndpoints(found, e)
+			*discovered = true
 		case spec.Preset == "" && (spec.DeviceAuthorizationURL == "" || spec.TokenURL == ""):
-			return e, ReasonDiscoveryFailed, fmt.Errorf("discovery at %s failed: %w", spec.IssuerURL, err)
+			return e, ReasonDiscoveryFailed, fmt.Errorf("discovery at %s failed: %w", issuer, err)
 		default:
 			// Explicit endpoints or a preset cover what discovery would have given.
-			log.FromContext(ctx).V(1).Info("Discovery failed, using the configured endpoints", "issuer", spec.IssuerURL, "error", err.Error())
+			log.FromContext(ctx).V(1).Info("Discovery failed, using the configured endpoints", "issuer", issuer, "error", err.Error())
 		}
 	}
 	e = mergeEndpoints(e, oauth.Endpoints{
