@@ -24,14 +24,14 @@ import (
 // outageHarness runs the DeviceLogin reconciler on a fake client and a fake clock, stepping the
 // clock to each requested requeue, the way the workqueue would.
 type outageHarness struct {
-	t      *testing.T
+	t      testing.TB
 	r      *DeviceLoginReconciler
 	clock  *clocktesting.FakeClock
 	flow   *oauthtest.FakeFlow
 	client client.Client
 }
 
-func newOutageHarness(t *testing.T) *outageHarness {
+func newOutageHarness(t testing.TB) *outageHarness {
 	t.Helper()
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
