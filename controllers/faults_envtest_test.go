@@ -22,29 +22,37 @@ import (
 	"github.com/devicelogin-dev/devicelogin-operator/internal/testidp"
 )
 
-// countingFlow counts every request a manager makes to providers.
+// countingFlow counts the requests a manager makes to the provider at prefix. A manager serves
+// every DeviceLogin in the cluster, earlier specs' among them, so requests elsewhere do not count.
 type countingFlow struct {
 	oauth.DeviceFlow
-	n atomic.Int64
+	prefix string
+	n      atomic.Int64
+}
+
+func (c *countingFlow) count(cfg oauth.ClientConfig) {
+	if strings.HasPrefix(cfg.Endpoints.TokenURL, c.prefix) {
+		c.n.Add(1)
+	}
 }
 
 func (c *countingFlow) RequestDeviceCode(ctx context.Context, cfg oauth.ClientConfig, r oauth.DeviceRequest) (*oauth.DeviceAuthorization, error) {
-	c.n.Add(1)
+	c.count(cfg)
 	return c.DeviceFlow.RequestDeviceCode(ctx, cfg, r)
 }
 
 func (c *countingFlow) PollToken(ctx context.Context, cfg oauth.ClientConfig, dc string) (*oauth.Token, error) {
-	c.n.Add(1)
+	c.count(cfg)
 	return c.DeviceFlow.PollToken(ctx, cfg, dc)
 }
 
 func (c *countingFlow) Refresh(ctx context.Context, cfg oauth.ClientConfig, rt string) (*oauth.Token, error) {
-	c.n.Add(1)
+	c.count(cfg)
 	return c.DeviceFlow.Refresh(ctx, cfg, rt)
 }
 
 func (c *countingFlow) Revoke(ctx context.Context, cfg oauth.ClientConfig, tok, hint string) error {
-	c.n.Add(1)
+	c.count(cfg)
 	return c.DeviceFlow.Revoke(ctx, cfg, tok, hint)
 }
 
@@ -62,10 +70,11 @@ var _ = Describe("Faults", Ordered, func() {
 	It("lets only the leader of two managers talk to the provider, and the other take over", func() {
 		stopManager()
 		DeferCleanup(startManager)
+		idp := newIdP(testidp.Options{})
 		var flows [2]*countingFlow
 		var managers [2]*runningManager
 		for i := range managers {
-			flows[i] = &countingFlow{DeviceFlow: &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Timeout: 2 * time.Second})}}
+			flows[i] = &countingFlow{prefix: idp.URL(), DeviceFlow: &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Timeout: 2 * time.Second})}}
 			managers[i] = startManagerWith(func(o *ctrl.Options) {
 				o.LeaderElection = true
 				o.LeaderElectionID = "devicelogin-suite"
@@ -83,7 +92,6 @@ var _ = Describe("Faults", Ordered, func() {
 			}
 		})
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "leader")
 		Expect(idp.Approve(waitForCode(ctx, dl), "hana@example.com")).To(Succeed())
