@@ -457,13 +457,17 @@ var _ = Describe("Presets", Ordered, func() {
 				presetProvider(ctx, ns, "with-secret", authv1alpha1.PresetMicrosoft, sim, "a-secret-for-a-public-client")
 				withSecret := presetLogin(ctx, ns, "with-secret", "with-secret", []string{"User.Read"})
 				return func() {
-					By("issuing no refresh token without offline_access, and asking for a new code instead of refreshing")
+					By("issuing no refresh token without offline_access: a refresh request says so and points to reauthorize")
 					Expect(sim.Approve(waitForCode(ctx, offline), "carol@example.com")).To(Succeed())
 					presetWaitReady(ctx, offline, "True/Authorized", 10*time.Second)
 					s, _ := tokenSecret(ctx, ns, "no-offline")
 					Expect(s.Data).NotTo(HaveKey(KeyRefreshToken))
 					annotate(ctx, offline, authv1alpha1.RefreshAnnotation, "1")
-					Eventually(func() []string { return eventReasons(ctx, offline) }).Should(ContainElement(ReasonReauthorizationRequired))
+					Eventually(func() []string { return eventNotes(ctx, offline, EventRefreshFailed) }).Should(ContainElement(
+						ContainSubstring("no refresh token")))
+					Expect(getLogin(ctx, offline).Status.UserCode).To(BeEmpty(), "no approval is asked for unprompted")
+					presetWaitReady(ctx, offline, "True/Authorized", time.Second)
+					annotate(ctx, offline, authv1alpha1.ReauthorizeAnnotation, "1")
 					Expect(waitForCode(ctx, offline)).NotTo(BeEmpty())
 
 					By("reading the v1 endpoints' numbers sent as strings (explicit endpoints override the preset)")
