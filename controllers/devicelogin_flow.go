@@ -65,9 +65,14 @@ func (r *DeviceLoginReconciler) needsCode(s *loginScope) bool {
 	return false
 }
 
-// startFlow asks the provider for a device code and publishes the user code.
+// startFlow asks the provider for a device code and publishes the user code. Without a usable
+// provider it only remembers that a code is wanted; the provider's watch brings the next reconcile.
 func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) error {
 	dl := s.dl
+	if s.provider == nil {
+		s.needCode = true
+		return nil
+	}
 	cfg, err := r.clientConfig(ctx, s)
 	if err != nil {
 		s.providerProblem = err.Error()

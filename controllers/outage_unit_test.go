@@ -184,3 +184,47 @@ func TestBackoffIsCappedWithJitter(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeExpiresWhileProviderNotReady: a pending code that expires while its provider is not
+// Ready is dropped, and a new one is asked for once the provider is back; nothing panics.
+func TestCodeExpiresWhileProviderNotReady(t *testing.T) {
+	h := newOutageHarness(t)
+	h.flow.RequestDeviceCodeFn = func(context.Context, oauth.ClientConfig, oauth.DeviceRequest) (*oauth.DeviceAuthorization, error) {
+		return &oauth.DeviceAuthorization{DeviceCode: "dc", UserCode: "ABCD-EFGH", VerificationURI: "https://idp.test/device",
+			ExpiresIn: time.Minute, Interval: 5 * time.Second}, nil
+	}
+	h.flow.PollTokenFn = func(context.Context, oauth.ClientConfig, string) (*oauth.Token, error) {
+		return nil, &oauth.Error{Code: "authorization_pending"}
+	}
+	h.reconcile()
+	ctx := context.Background()
+	var p authv1alpha1.OAuthProvider
+	if err := h.client.Get(ctx, types.NamespacedName{Namespace: "team", Name: "idp"}, &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Status.Conditions[0].Status = metav1.ConditionFalse
+	p.Status.Conditions[0].Reason = ReasonDiscoveryFailed
+	if err := h.client.Status().Update(ctx, &p); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Step(2 * time.Minute) // the code expired while the provider was down
+	h.reconcile()
+	var dl authv1alpha1.DeviceLogin
+	_ = h.client.Get(ctx, types.NamespacedName{Namespace: "team", Name: "bot"}, &dl)
+	if dl.Status.UserCode != "" {
+		t.Fatalf("the expired code %s is still published", dl.Status.UserCode)
+	}
+	if c := readyOf(&dl); c == nil || c.Reason != ReasonProviderNotReady {
+		t.Fatalf("Ready = %+v; want ProviderNotReady", c)
+	}
+	p.Status.Conditions[0].Status = metav1.ConditionTrue
+	p.Status.Conditions[0].Reason = ReasonEndpointsResolved
+	if err := h.client.Status().Update(ctx, &p); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile()
+	_ = h.client.Get(ctx, types.NamespacedName{Namespace: "team", Name: "bot"}, &dl)
+	if dl.Status.UserCode == "" || h.flow.Calls("RequestDeviceCode") != 2 {
+		t.Fatalf("no new code once the provider is back (code %q, %d requests)", dl.Status.UserCode, h.flow.Calls("RequestDeviceCode"))
+	}
+}
