@@ -370,6 +370,7 @@ var _ = Describe("Presets", Ordered, func() {
 			opts:            providersim.Options{ExpiringTokens: true, ClientSecret: "github-app-secret", SlowDownStep: 6 * time.Second},
 			verificationURI: func(s *providersim.Server) string { return s.URL() + "/login/device" },
 			pollInterval:    1, expires: true, refresh: rotateKillsOld, denial: "access_denied",
+			subject:          "alice", // the login from the REST API's /user (email is private there)
 			slowDownInterval: func(before int32) int32 { return before + 6 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
 				disabled := startPresetSim(providersim.GitHub, providersim.Options{DeviceFlowDisabled: true})
@@ -397,7 +398,7 @@ var _ = Describe("Presets", Ordered, func() {
 			preset: authv1alpha1.PresetGitHub, provider: providersim.GitHub,
 			scopes:          []string{"repo", "read:org"},
 			verificationURI: func(s *providersim.Server) string { return s.URL() + "/login/device" },
-			granted:         []string{"repo", "read:org"}, pollInterval: 1,
+			granted:         []string{"repo", "read:org"}, pollInterval: 1, subject: "alice",
 			refresh: noRefresh, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 		})

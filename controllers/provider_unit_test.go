@@ -43,7 +43,8 @@ func TestProviderResolve(t *testing.T) {
 		{
 			name: "GitHub never discovers",
 			spec: authv1alpha1.OAuthProviderSpec{Preset: authv1alpha1.PresetGitHub, ClientID: "c"},
-			want: oauth.Endpoints{DeviceAuthorizationURL: "https://github.com/login/device/code", TokenURL: "https://github.com/login/oauth/access_token"},
+			want: oauth.Endpoints{DeviceAuthorizationURL: "https://github.com/login/device/code", TokenURL: "https://github.com/login/oauth/access_token",
+				UserinfoURL: "https://api.github.com/user"},
 		},
 		{
 			name:       "Google without a client secret is refused before any request",
@@ -53,7 +54,8 @@ func TestProviderResolve(t *testing.T) {
 		{
 			name: "explicit endpoints override the preset",
 			spec: authv1alpha1.OAuthProviderSpec{Preset: authv1alpha1.PresetGitHub, ClientID: "c", TokenURL: "https://proxy.example.com/token"},
-			want: oauth.Endpoints{DeviceAuthorizationURL: "https://github.com/login/device/code", TokenURL: "https://proxy.example.com/token"},
+			want: oauth.Endpoints{DeviceAuthorizationURL: "https://github.com/login/device/code", TokenURL: "https://proxy.example.com/token",
+				UserinfoURL: "https://api.github.com/user"},
 		},
 		{
 			name:           "an issuer without device endpoint says what to set",

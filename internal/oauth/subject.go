@@ -13,9 +13,10 @@ import (
 )
 
 // subjectClaims are tried in order: the most recognisable to a person who
-// reads "approved by ..." in a status first, the opaque sub last, then
-// GitHub-style API fields for non-OIDC userinfo endpoints.
-var subjectClaims = []string{"email", "preferred_username", "name", "sub", "login", "username"}
+// reads "approved by ..." in a status first (an address, then an account
+// name: OIDC's preferred_username, GitHub's login), a display name after
+// those (it need not be unique), the opaque sub last.
+var subjectClaims = []string{"email", "preferred_username", "login", "username", "name", "sub"}
 
 // extraSubjectKeys are non-standard token response fields naming the user.
 var extraSubjectKeys = []string{"user", "login", "username"}

@@ -24,6 +24,9 @@ type Preset struct {
 	// DevicePath, TokenPath and RevocationPath are joined to the base URL, exactly as written
 	// (Sentry's trailing slashes matter).
 	DevicePath, TokenPath, RevocationPath string
+	// UserinfoURL names the user who approved, for a provider without ID tokens: the public
+	// service's URL, and UserinfoPath, joined to the base URL of a self-hosted instance.
+	UserinfoURL, UserinfoPath string
 	// Discovery says whether the base URL serves OIDC discovery worth asking (ID-token keys,
 	// userinfo). The preset's paths stay in force when discovery fails.
 	Discovery bool
@@ -62,6 +65,9 @@ var table = map[string]Preset{
 	// refresh tokens, refreshed with the client secret in the body.
 	"GitHub": {
 		DefaultBaseURL: "https://github.com",
+		// The REST API's user endpoint says who approved: its own host on github.com, /api/v3 on
+		// GitHub Enterprise Server.
+		UserinfoURL: "https://api.github.com/user", UserinfoPath: "/api/v3/user",
 		DevicePath:     "/login/device/code", TokenPath: "/login/oauth/access_token",
 		AuthStyle: oauth.AuthPost,
 		Quirks: oauth.Quirks{AcceptJSON: true, CommaSeparatedScope: true, ErrorCodes: map[string]string{
@@ -140,6 +146,12 @@ func (p Preset) Endpoints(baseURL string) oauth.Endpoints {
 	e := oauth.Endpoints{DeviceAuthorizationURL: base + p.DevicePath, TokenURL: base + p.TokenPath}
 	if p.RevocationPath != "" {
 		e.RevocationURL = base + p.RevocationPath
+	}
+	switch {
+	case baseURL == "" && p.UserinfoURL != "":
+		e.UserinfoURL = p.UserinfoURL
+	case baseURL != "" && p.UserinfoPath != "":
+		e.UserinfoURL = base + p.UserinfoPath
 	}
 	return e
 }

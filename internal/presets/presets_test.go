@@ -71,13 +71,14 @@ func TestEveryRowIsUsable(t *testing.T) {
 
 func TestEndpoints(t *testing.T) {
 	tests := []struct {
-		preset, base                  string
-		device, token, revocation, at string
+		preset, base                        string
+		device, token, revocation, userinfo string
 	}{
 		{"Sentry", "", "https://sentry.io/oauth/device/code/", "https://sentry.io/oauth/token/", "", ""},
 		{"Sentry", "https://sentry.example.com/", "https://sentry.example.com/oauth/device/code/", "https://sentry.example.com/oauth/token/", "", ""},
-		{"GitHub", "", "https://github.com/login/device/code", "https://github.com/login/oauth/access_token", "", ""},
-		{"GitHub", "https://ghes.example.com", "https://ghes.example.com/login/device/code", "https://ghes.example.com/login/oauth/access_token", "", ""},
+		{"GitHub", "", "https://github.com/login/device/code", "https://github.com/login/oauth/access_token", "", "https://api.github.com/user"},
+		{"GitHub", "https://ghes.example.com", "https://ghes.example.com/login/device/code", "https://ghes.example.com/login/oauth/access_token", "",
+			"https://ghes.example.com/api/v3/user"},
 		{"Google", "", "https://oauth2.googleapis.com/device/code", "https://oauth2.googleapis.com/token", "https://oauth2.googleapis.com/revoke", ""},
 		{"Microsoft", "", "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode", "https://login.microsoftonline.com/common/oauth2/v2.0/token", "", ""},
 		{"Microsoft", "https://login.microsoftonline.com/contoso.onmicrosoft.com", "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode",
@@ -92,11 +93,11 @@ func TestEndpoints(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := p.Endpoints(tc.base)
-		if e.DeviceAuthorizationURL != tc.device || e.TokenURL != tc.token || e.RevocationURL != tc.revocation {
+		if e.DeviceAuthorizationURL != tc.device || e.TokenURL != tc.token || e.RevocationURL != tc.revocation || e.UserinfoURL != tc.userinfo {
 			t.Errorf("%s under %q: got %+v", tc.preset, tc.base, e)
 		}
-		if e.Issuer != "" || e.JWKSURL != "" || e.UserinfoURL != "" {
-			t.Errorf("%s: only discovery may set the issuer, JWKS and userinfo: %+v", tc.preset, e)
+		if e.Issuer != "" || e.JWKSURL != "" {
+			t.Errorf("%s: only discovery may set the issuer and JWKS: %+v", tc.preset, e)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package providersim
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 // GitHub (github.com and GitHub Enterprise Server), as its device flow documentation describes:
@@ -35,7 +36,27 @@ func (s *Server) githubRoutes() map[string]route {
 		"/login/device/code":        {EndpointDevice, post, s.githubDevice},
 		"/login/oauth/access_token": {EndpointToken, post, s.githubToken},
 		"/login/device":             {EndpointPage, []string{http.MethodGet}, verificationPage},
+		// The REST API's user endpoint, where GitHub Enterprise Server serves it (github.com serves
+		// it on api.github.com).
+		"/api/v3/user": {EndpointUserinfo, []string{http.MethodGet}, s.githubUser},
 	}
+}
+
+// githubUser answers GET /user for a valid token, with the email null as it is for a user who
+// keeps it private; an OAuth App's token never expires.
+func (s *Server) githubUser(c *call) {
+	scheme, tok, _ := strings.Cut(c.r.Header.Get("Authorization"), " ")
+	s.mu.Lock()
+	at, ok := s.access[tok]
+	valid := ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token")) && !at.revoked &&
+		(at.expiresAt.IsZero() || time.Now().Before(at.expiresAt))
+	u := at.user
+	s.mu.Unlock()
+	if !ok || !valid {
+		c.json(http.StatusUnauthorized, body{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+		return
+	}
+	c.json(http.StatusOK, body{"login": u.Login, "id": 1, "name": u.Name, "email": nil, "type": "User"})
 }
 
 // githubReply answers in the format the Accept header asked for.
