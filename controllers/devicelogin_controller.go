@@ -220,18 +220,20 @@ func (r *DeviceLoginReconciler) persist(ctx context.Context, s *loginScope) erro
 // and works out whether an earlier AccessDenied, ProviderError or CodeExpired still holds.
 func (r *DeviceLoginReconciler) reconcileTriggers(ctx context.Context, s *loginScope) (bool, error) {
 	dl, st := s.dl, s.state
-	if v := dl.Annotations[authv1alpha1.ReauthorizeAnnotation]; v != "" && v != dl.Status.LastHandledReauthorize {
+	// The annotations are acted on only with a usable provider; until then they stay unhandled,
+	// and the provider's watch brings them back.
+	if v := dl.Annotations[authv1alpha1.ReauthorizeAnnotation]; s.provider != nil && v != "" && v != dl.Status.LastHandledReauthorize {
 		dl.Status.LastHandledReauthorize = v
 		s.reauthorize = true
 		r.dropCode(s)
 		log.FromContext(ctx).Info("Reauthorization requested")
 	}
-	if v := dl.Annotations[authv1alpha1.RefreshAnnotation]; v != "" && v != dl.Status.LastHandledRefresh {
+	if v := dl.Annotations[authv1alpha1.RefreshAnnotation]; s.provider != nil && v != "" && v != dl.Status.LastHandledRefresh {
 		dl.Status.LastHandledRefresh = v
 		s.refreshNow = true
 		log.FromContext(ctx).Info("Refresh requested")
 	}
-	if st.DeviceCode != "" && s.dl.Status.UserCode == "" || st.DeviceCode == "" && s.dl.Status.UserCode != "" {
+	if (st.DeviceCode != "" && s.dl.Status.UserCode == "") || (st.DeviceCode == "" && s.dl.Status.UserCode != "") {
 		// Half a pending flow (status or state lost): start over rather than poll blind.
 		r.dropCode(s)
 	}

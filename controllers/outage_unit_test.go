@@ -228,3 +228,52 @@ func TestCodeExpiresWhileProviderNotReady(t *testing.T) {
 		t.Fatalf("no new code once the provider is back (code %q, %d requests)", dl.Status.UserCode, h.flow.Calls("RequestDeviceCode"))
 	}
 }
+
+// TestReauthorizeWaitsForTheProvider: the reauthorize annotation set while the provider is not
+// Ready is acted on once it is, not marked handled and forgotten.
+func TestReauthorizeWaitsForTheProvider(t *testing.T) {
+	h := newOutageHarness(t)
+	h.flow.RequestDeviceCodeFn = func(context.Context, oauth.ClientConfig, oauth.DeviceRequest) (*oauth.DeviceAuthorization, error) {
+		return &oauth.DeviceAuthorization{DeviceCode: "dc", UserCode: "ABCD-EFGH", VerificationURI: "https://idp.test/device",
+			ExpiresIn: 10 * time.Minute, Interval: 5 * time.Second}, nil
+	}
+	h.flow.PollTokenFn = func(context.Context, oauth.ClientConfig, string) (*oauth.Token, error) {
+		return &oauth.Token{AccessToken: "at-1", TokenType: "Bearer", RefreshToken: "rt-1", ExpiresIn: time.Hour}, nil
+	}
+	h.flow.SubjectFn = func(context.Context, oauth.ClientConfig, *oauth.Token) (string, error) { return "", nil }
+	h.clock.Step(h.reconcile())
+	h.reconcile() // authorized
+	ctx := context.Background()
+	setProviderReady := func(ready bool) {
+		var p authv1alpha1.OAuthProvider
+		if err := h.client.Get(ctx, types.NamespacedName{Namespace: "team", Name: "idp"}, &p); err != nil {
+			t.Fatal(err)
+		}
+		p.Status.Conditions[0].Status = metav1.ConditionFalse
+		if ready {
+			p.Status.Conditions[0].Status = metav1.ConditionTrue
+		}
+		if err := h.client.Status().Update(ctx, &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setProviderReady(false)
+	var dl authv1alpha1.DeviceLogin
+	_ = h.client.Get(ctx, types.NamespacedName{Namespace: "team", Name: "bot"}, &dl)
+	dl.Annotations = map[string]string{authv1alpha1.ReauthorizeAnnotation: "1"}
+	if err := h.client.Update(ctx, &dl); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile()
+	_ = h.client.Get(ctx, types.NamespacedName{Namespace: "team", Name: "bot"}, &dl)
+	if dl.Status.LastHandledReauthorize != "" || h.flow.Calls("RequestDeviceCode") != 1 {
+		t.Fatalf("reauthorize handled without a provider (lastHandled %q, %d codes)", dl.Status.LastHandledReauthorize, h.flow.Calls("RequestDeviceCode"))
+	}
+	setProviderReady(true)
+	h.reconcile()
+	_ = h.client.Get(ctx, types.NamespacedName{Namespace: "team", Name: "bot"}, &dl)
+	if dl.Status.LastHandledReauthorize != "1" || h.flow.Calls("RequestDeviceCode") != 2 || dl.Status.UserCode == "" {
+		t.Fatalf("reauthorize not acted on once the provider is back (lastHandled %q, %d codes, code %q)",
+			dl.Status.LastHandledReauthorize, h.flow.Calls("RequestDeviceCode"), dl.Status.UserCode)
+	}
+}
