@@ -68,7 +68,7 @@ var table = map[string]Preset{
 		// The REST API's user endpoint says who approved: its own host on github.com, /api/v3 on
 		// GitHub Enterprise Server.
 		UserinfoURL: "https://api.github.com/user", UserinfoPath: "/api/v3/user",
-		DevicePath:     "/login/device/code", TokenPath: "/login/oauth/access_token",
+		DevicePath: "/login/device/code", TokenPath: "/login/oauth/access_token",
 		AuthStyle: oauth.AuthPost,
 		Quirks: oauth.Quirks{AcceptJSON: true, CommaSeparatedScope: true, ErrorCodes: map[string]string{
 			"bad_refresh_token":            "invalid_grant",
