@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -78,7 +79,7 @@ func (r *DeviceLoginReconciler) revoke(ctx context.Context, dl *authv1alpha1.Dev
 		return err
 	}
 	if s.provider == nil {
-		return errString(s.providerProblem)
+		return errors.New(s.providerProblem)
 	}
 	if s.provider.endpoints.RevocationURL == "" {
 		return nil
@@ -94,7 +95,3 @@ func (r *DeviceLoginReconciler) revoke(ctx context.Context, dl *authv1alpha1.Dev
 	}
 	return r.Flow.Revoke(ctx, cfg, st.AccessToken, "access_token")
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -164,12 +165,7 @@ func TestOutageRequestCount(t *testing.T) {
 }
 
 func readyOf(dl *authv1alpha1.DeviceLogin) *metav1.Condition {
-	for i := range dl.Status.Conditions {
-		if dl.Status.Conditions[i].Type == ConditionReady {
-			return &dl.Status.Conditions[i]
-		}
-	}
-	return nil
+	return meta.FindStatusCondition(dl.Status.Conditions, ConditionReady)
 }
 
 func TestBackoffIsCappedWithJitter(t *testing.T) {

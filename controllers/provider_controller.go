@@ -108,24 +108,17 @@ func (r *ProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 }
 
 // resolve combines preset, discovery and explicit fields, explicit fields winning, and refuses
-// insecure endpoints.
+// insecure endpoints. discovered says whether a discovery document was read.
 func (r *ProviderReconciler) resolve(ctx context.Context, obj authv1alpha1.ProviderObject) (e oauth.Endpoints, discovered bool, reason string, err error) {
-	e, reason, err = r.resolveEndpoints(ctx, obj, &discovered)
-	return e, discovered, reason, err
-}
-
-// resolveEndpoints does the work of resolve; *discovered is set when a discovery document was read.
-func (r *ProviderReconciler) resolveEndpoints(ctx context.Context, obj authv1alpha1.ProviderObject, discovered *bool) (oauth.Endpoints, string, error) {
 	spec := obj.ProviderSpec()
-	var e oauth.Endpoints
 	issuer := spec.IssuerURL
 	if spec.Preset != "" {
 		p, err := presets.Lookup(string(spec.Preset))
 		if err != nil {
-			return e, ReasonInvalidSpec, err
+			return e, discovered, ReasonInvalidSpec, err
 		}
 		if p.ClientSecretRequired && spec.ClientSecretRef == nil {
-			return e, ReasonInvalidSpec, fmt.Errorf("the %s preset needs the client secret: %s refuses the device flow without it; set clientSecretRef",
+			return e, discovered, ReasonInvalidSpec, fmt.Errorf("the %s preset needs the client secret: %s refuses the device flow without it; set clientSecretRef",
 				spec.Preset, spec.Preset)
 		}
 		e = p.Endpoints(spec.IssuerURL)
@@ -141,9 +134,9 @@ func (r *ProviderReconciler) resolveEndpoints(ctx context.Context, obj authv1alp
 		switch {
 		case err == nil:
 			e = mergeEndpoints(found, e)
-			*discovered = true
+			discovered = true
 		case spec.Preset == "" && (spec.DeviceAuthorizationURL == "" || spec.TokenURL == ""):
-			return e, ReasonDiscoveryFailed, fmt.Errorf("discovery at %s failed: %w", issuer, err)
+			return e, discovered, ReasonDiscoveryFailed, fmt.Errorf("discovery at %s failed: %w", issuer, err)
 		default:
 			// Explicit endpoints or a preset cover what discovery would have given.
 			log.FromContext(ctx).V(1).Info("Discovery failed, using the configured endpoints", "issuer", issuer, "error", err.Error())
@@ -155,10 +148,10 @@ func (r *ProviderReconciler) resolveEndpoints(ctx context.Context, obj authv1alp
 		RevocationURL:          spec.RevocationURL,
 	})
 	if e.DeviceAuthorizationURL == "" {
-		return e, ReasonDiscoveryFailed, fmt.Errorf("the provider at %s advertises no device_authorization_endpoint; set deviceAuthorizationURL", spec.IssuerURL)
+		return e, discovered, ReasonDiscoveryFailed, fmt.Errorf("the provider at %s advertises no device_authorization_endpoint; set deviceAuthorizationURL", spec.IssuerURL)
 	}
 	if e.TokenURL == "" {
-		return e, ReasonDiscoveryFailed, fmt.Errorf("the provider at %s advertises no token_endpoint; set tokenURL", spec.IssuerURL)
+		return e, discovered, ReasonDiscoveryFailed, fmt.Errorf("the provider at %s advertises no token_endpoint; set tokenURL", spec.IssuerURL)
 	}
 	for _, u := range []string{e.DeviceAuthorizationURL, e.TokenURL, e.RevocationURL, e.UserinfoURL, e.JWKSURL} {
 		if u == "" {
@@ -166,13 +159,13 @@ func (r *ProviderReconciler) resolveEndpoints(ctx context.Context, obj authv1alp
 		}
 		parsed, err := url.Parse(u)
 		if err != nil || parsed.Host == "" {
-			return e, ReasonInvalidSpec, fmt.Errorf("endpoint %q is not an absolute URL", u)
+			return e, discovered, ReasonInvalidSpec, fmt.Errorf("endpoint %q is not an absolute URL", u)
 		}
 		if parsed.Scheme != "https" && !(parsed.Scheme == "http" && spec.AllowInsecureHTTP) {
-			return e, ReasonInsecureEndpoint, fmt.Errorf("endpoint %s is not https; set allowInsecureHTTP: true only for a provider on a trusted local network", u)
+			return e, discovered, ReasonInsecureEndpoint, fmt.Errorf("endpoint %s is not https; set allowInsecureHTTP: true only for a provider on a trusted local network", u)
 		}
 	}
-	return e, "", nil
+	return e, discovered, "", nil
 }
 
 // mergeEndpoints returns base with every non-empty field of over written over it.
