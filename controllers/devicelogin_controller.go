@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"text/template"
@@ -50,6 +52,8 @@ type DeviceLoginReconciler struct {
 	// token) but that could not be written to the API server. It is written before the next
 	// request to the provider, so that a refused write never loses a refresh token.
 	unsaved sync.Map
+	// slowDowns counts, per DeviceLogin UID, the slow_down answers in a row to the pending code.
+	slowDowns sync.Map
 }
 
 // +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins,verbs=get;list;watch;patch
@@ -84,6 +88,18 @@ type loginScope struct {
 	invalidSpec string
 	conflict    string
 	wake        time.Time
+	// stepErr is the error that ended the steps early, if any (set by Reconcile).
+	stepErr error
+	// secretWritten says the token Secret step confirmed the Secret holds the current token.
+	secretWritten bool
+	// providerFailed says the provider has failed (not found, Ready=False), as opposed to not being
+	// resolved yet; only a failure is worth a Warning event.
+	providerFailed bool
+	// binding identifies the provider instance in use (reconcileProvider).
+	binding string
+	// forbiddenBy is the provider that does not allow this namespace (with forbidden), kept so
+	// that the grant can be revoked there.
+	forbiddenBy *resolvedProvider
 }
 
 // haltInfo is a stop that lasts until the reauthorize annotation or a spec change.
@@ -127,6 +143,7 @@ func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.reconcileSpec,
 		r.reconcileState,
 		r.reconcileProvider,
+		r.reconcileForbidden,
 		r.reconcileTriggers,
 		r.reconcileRefresh,
 		r.reconcileFlow,
@@ -135,13 +152,24 @@ func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	for _, step := range steps {
 		stop, err := step(ctx, s)
 		if err != nil {
-			return ctrl.Result{}, err
+			s.stepErr = err
+			break
 		}
 		if stop {
 			break
 		}
 	}
+	if errors.Is(s.stepErr, errStateMoved) {
+		// Another writer stored newer tokens: nothing this reconcile decided stands.
+		dl.Status = *s.before.Status.DeepCopy()
+		return ctrl.Result{RequeueAfter: minRequeue}, nil
+	}
+	// Ready is computed whatever happened above, so that it never keeps saying what stopped
+	// being true (a token Secret that could not be written, say).
 	r.reconcileReady(ctx, s)
+	if s.stepErr != nil {
+		return ctrl.Result{}, s.stepErr
+	}
 	dl.Status.ObservedGeneration = dl.Generation
 	if s.wake.IsZero() {
 		return ctrl.Result{}, nil
@@ -164,25 +192,12 @@ func (r *DeviceLoginReconciler) patchStatus(ctx context.Context, s *loginScope) 
 	return nil
 }
 
-// reconcileSpec checks what the API server's validation cannot: that secretTemplate's templates
-// parse and use allowed keys. A broken template makes Ready False with InvalidSpec and leaves the
-// token Secret as last written, but the flow and the refreshes go on, so that nothing already
-// granted is lost while someone fixes the template.
-func (r *DeviceLoginReconciler) reconcileSpec(_ context.Context, s *loginScope) (bool, error) {
-	tmpls, err := parseTemplates(s.dl)
-	if err != nil {
-		s.invalidSpec = err.Error()
-		return false, nil
-	}
-	s.templates = tmpls
-	return false, nil
-}
-
 // reconcileState loads the controller's own Secret (device code, tokens), preferring state that
 // an earlier reconcile got from the provider but could not write, and writes that first.
 func (r *DeviceLoginReconciler) reconcileState(ctx context.Context, s *loginScope) (bool, error) {
 	secret, st, err := r.loadState(ctx, s.dl)
-	if conflict, ok := err.(*conflictError); ok {
+	var conflict *conflictError
+	if errors.As(err, &conflict) {
 		s.conflict = conflict.Error()
 		return true, nil
 	}
@@ -204,10 +219,16 @@ func (r *DeviceLoginReconciler) reconcileState(ctx context.Context, s *loginScop
 func (r *DeviceLoginReconciler) persist(ctx context.Context, s *loginScope) error {
 	secret, err := r.saveState(ctx, s.dl, s.stateSecret, s.state)
 	if err != nil {
-		copied := *s.state
-		r.unsaved.Store(s.dl.UID, &copied)
-		if c, ok := err.(*conflictError); ok {
-			s.conflict = c.Error()
+		var conflict *conflictError
+		switch {
+		case errors.Is(err, errStateMoved):
+			// What is stored is newer than what this reconcile decided on: forget it.
+			r.unsaved.Delete(s.dl.UID)
+		case errors.As(err, &conflict):
+			s.conflict = conflict.Error()
+		default:
+			copied := *s.state
+			r.unsaved.Store(s.dl.UID, &copied)
 		}
 		return err
 	}
@@ -224,6 +245,7 @@ func (r *DeviceLoginReconciler) reconcileTriggers(ctx context.Context, s *loginS
 	// and the provider's watch brings them back.
 	if v := dl.Annotations[authv1alpha1.ReauthorizeAnnotation]; s.provider != nil && v != "" && v != dl.Status.LastHandledReauthorize {
 		dl.Status.LastHandledReauthorize = v
+		dl.Status.UnansweredCodes = 0
 		s.reauthorize = true
 		r.dropCode(s)
 		log.FromContext(ctx).Info("Reauthorization requested")
@@ -237,20 +259,54 @@ func (r *DeviceLoginReconciler) reconcileTriggers(ctx context.Context, s *loginS
 		// Half a pending flow (status or state lost): start over rather than poll blind.
 		r.dropCode(s)
 	}
-	if s.grant != "" && st.DeviceCode != "" && st.DeviceGrant != s.grant {
+	if s.grant != "" && st.DeviceCode != "" && (st.DeviceGrant != s.grant || st.DeviceBinding != s.binding) {
+		// The code was asked for another request or of another provider instance: never poll
+		// a new host with it.
 		r.dropCode(s)
+	}
+	if err := r.checkBinding(ctx, s); err != nil {
+		return false, err
+	}
+	if dl.Generation != dl.Status.ObservedGeneration {
+		dl.Status.UnansweredCodes = 0
 	}
 	if prev := s.prevReady; prev != nil && !s.reauthorize &&
 		haltingReasons[prev.Reason] && prev.ObservedGeneration == dl.Generation && !s.pending() &&
-		!(prev.Reason == ReasonCodeExpired && dl.Spec.CodeExpiryPolicy != authv1alpha1.CodeExpiryStop) {
+		(prev.Reason != ReasonCodeExpired || r.codesExhausted(dl)) {
 		s.halt = &haltInfo{reason: prev.Reason, message: prev.Message}
 	}
 	return false, nil
 }
 
+// checkBinding makes sure stored tokens go only back to the provider instance that issued them.
+// Tokens stored before bindings existed adopt the current instance once. When the provider was
+// replaced (deleted and created again) or its endpoints moved, the stored tokens are never sent
+// there: a new approval is needed, and the current token is served until it expires.
+func (r *DeviceLoginReconciler) checkBinding(ctx context.Context, s *loginScope) error {
+	st := s.state
+	if !st.hasToken() || s.binding == "" || st.Binding == s.binding {
+		return nil
+	}
+	if st.Binding == "" {
+		st.Binding = s.binding
+		return r.persist(ctx, s)
+	}
+	if st.NeedsApproval != "" {
+		return nil
+	}
+	st.NeedsApproval = fmt.Sprintf("%s is not the instance that issued the token (it was recreated, or its endpoints changed)", providerName(s.dl))
+	if err := r.persist(ctx, s); err != nil {
+		return err
+	}
+	s.dl.Status.NextRefreshTime = nil
+	r.event(s.dl, corev1.EventTypeWarning, ReasonReauthorizationRequired, "Reconcile",
+		"%s; the stored refresh token is not sent there. Requesting a new user code; the current token %s", st.NeedsApproval, expiryText(st))
+	return nil
+}
+
 // dropCode forgets the pending device code.
 func (r *DeviceLoginReconciler) dropCode(s *loginScope) {
-	s.state.DeviceCode, s.state.DeviceGrant = "", ""
+	s.state.DeviceCode, s.state.DeviceGrant, s.state.DeviceBinding = "", "", ""
 	clearPendingCode(&s.dl.Status)
 }
 

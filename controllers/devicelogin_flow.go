@@ -8,7 +8,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -29,8 +31,13 @@ func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope
 		if !s.now.Before(expires) {
 			return false, r.codeExpired(ctx, s)
 		}
-		next := timeOf(dl.Status.NextPollTime)
-		if s.provider == nil || s.now.Before(next) {
+		if s.provider == nil {
+			// The provider's watch brings the next reconcile when it is usable again; until then
+			// only the code's expiry is worth waking for.
+			s.wakeAt(expires)
+			return false, nil
+		}
+		if next := timeOf(dl.Status.NextPollTime); s.now.Before(next) {
 			s.wakeAt(next)
 			s.wakeAt(expires)
 			return false, nil
@@ -57,7 +64,7 @@ func (r *DeviceLoginReconciler) needsCode(s *loginScope) bool {
 	switch {
 	case s.halt != nil:
 		return false
-	case s.reauthorize, s.needCode, !st.hasToken():
+	case s.reauthorize, s.needCode, !st.hasToken(), st.NeedsApproval != "":
 		return true
 	case st.Grant != s.grant:
 		return true
@@ -73,12 +80,16 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 		s.needCode = true
 		return nil
 	}
+	if blocked, err := r.tokenSecretTaken(ctx, s); err != nil || blocked {
+		return err
+	}
 	cfg, err := r.clientConfig(ctx, s)
 	if err != nil {
-		s.providerProblem = err.Error()
-		return nil
+		return r.clientConfigFailed(s, err)
 	}
-	da, err := r.Flow.RequestDeviceCode(ctx, cfg, oauth.DeviceRequest{
+	pctx, cancel := providerContext(ctx)
+	defer cancel()
+	da, err := r.Flow.RequestDeviceCode(pctx, cfg, oauth.DeviceRequest{
 		Scopes: dl.Spec.Scopes, Audience: dl.Spec.Audience, Parameters: dl.Spec.Parameters,
 	})
 	if err != nil {
@@ -90,7 +101,7 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 		r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s refused the device authorization request: %s", providerName(dl), err))
 		return nil
 	}
-	s.state.DeviceCode, s.state.DeviceGrant = da.DeviceCode, s.grant
+	s.state.DeviceCode, s.state.DeviceGrant, s.state.DeviceBinding = da.DeviceCode, s.grant, s.binding
 	if err := r.persist(ctx, s); err != nil {
 		return err
 	}
@@ -121,8 +132,7 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 	dl, st := s.dl, &s.dl.Status
 	cfg, err := r.clientConfig(ctx, s)
 	if err != nil {
-		s.providerProblem = err.Error()
-		return nil
+		return r.clientConfigFailed(s, err)
 	}
 	interval := time.Duration(st.PollInterval) * time.Second
 	// The poll's slot is booked in status before the request goes out, so that a controller that
@@ -132,7 +142,9 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 	if err := r.patchStatus(ctx, s); err != nil {
 		return err
 	}
-	tok, err := r.Flow.PollToken(ctx, cfg, s.state.DeviceCode)
+	pctx, cancel := providerContext(ctx)
+	defer cancel()
+	tok, err := r.Flow.PollToken(pctx, cfg, s.state.DeviceCode)
 	var oerr *oauth.Error
 	var transient *oauth.TransientError
 	switch {
@@ -140,9 +152,10 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 		return r.authorized(ctx, s, cfg, tok)
 	case oauth.IsCode(err, "authorization_pending"):
 		st.ConsecutiveFailures = 0
+		r.slowDowns.Delete(dl.UID)
 	case oauth.IsCode(err, "slow_down"):
 		errors.As(err, &oerr)
-		interval = max(interval+slowDownStep, oerr.Interval)
+		interval = r.slowDownInterval(dl.UID, interval, oerr.Interval)
 		st.PollInterval = int32(interval / time.Second)
 		st.ConsecutiveFailures = 0
 		log.FromContext(ctx).V(1).Info("Provider asked to slow down", "pollInterval", st.PollInterval)
@@ -182,8 +195,12 @@ func (r *DeviceLoginReconciler) codeExpired(ctx context.Context, s *loginScope) 
 		return err
 	}
 	msg := fmt.Sprintf("The user code %s expired at %s before anyone approved it", code, timestamp(expired))
+	dl.Status.UnansweredCodes++
+	if r.codesExhausted(dl) && dl.Spec.CodeExpiryPolicy != authv1alpha1.CodeExpiryStop {
+		msg = fmt.Sprintf("%s; that is %d unanswered codes in a row, so no new code is requested", msg, dl.Status.UnansweredCodes)
+	}
 	r.event(dl, corev1.EventTypeWarning, ReasonCodeExpired, "Poll", "%s", msg)
-	if dl.Spec.CodeExpiryPolicy == authv1alpha1.CodeExpiryStop {
+	if r.codesExhausted(dl) {
 		s.halt = &haltInfo{reason: ReasonCodeExpired, message: fmt.Sprintf("%s; set the annotation %s to get a new code",
 			msg, authv1alpha1.ReauthorizeAnnotation)}
 		return nil
@@ -196,33 +213,41 @@ func (r *DeviceLoginReconciler) codeExpired(ctx context.Context, s *loginScope) 
 // lost if a later write fails; the token Secret follows in reconcileTokenSecret.
 func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, cfg oauth.ClientConfig, tok *oauth.Token) error {
 	dl, st := s.dl, s.state
-	grant := st.DeviceGrant
-	*st = loginState{Grant: grant}
+	grant, binding := st.DeviceGrant, st.DeviceBinding
+	*st = loginState{Grant: grant, Binding: binding}
 	r.storeToken(s, tok)
 	if st.Scope == "" {
 		// No scope in the answer means the requested scopes were granted (RFC 6749 section 5.1).
 		st.Scope = strings.Join(dl.Spec.Scopes, " ")
 	}
 	clearPendingCode(&dl.Status)
-	subject, err := r.Flow.Subject(ctx, cfg, tok)
-	if err != nil {
-		log.FromContext(ctx).Info("Could not tell who approved", "reason", err.Error())
-	}
 	// Status is complete before the state is written: if that write is refused, the tokens wait in
 	// memory for the next reconcile, and the schedule that status carries (tokenExpiresAt,
 	// nextRefreshTime) must already be there for them.
 	ds := &dl.Status
 	ds.AuthorizedAt = mtime(s.now)
-	ds.AuthorizedSubject = subject
+	ds.AuthorizedSubject = ""
 	ds.GrantedScopes = grantedScopes(dl, tok)
 	ds.LastRefreshTime = nil
 	ds.ConsecutiveFailures = 0
+	ds.UnansweredCodes = 0
 	r.scheduleRefresh(s)
 	meta.RemoveStatusCondition(&ds.Conditions, ConditionTokenRefreshed)
+	r.shortLived(ctx, s)
 	s.halt, s.needCode, s.reauthorize = nil, false, false
 	if err := r.persist(ctx, s); err != nil {
 		return err
 	}
+	// Who approved is looked up only once the tokens are stored: the lookup is a network call,
+	// and a failure or a shutdown during it must not lose them.
+	pctx, cancel := providerContext(ctx)
+	defer cancel()
+	subject, err := r.Flow.Subject(pctx, cfg, tok)
+	if err != nil {
+		log.FromContext(ctx).Info("Could not tell who approved", "reason", err.Error())
+	}
+	subject = displayText(subject, maxSubjectLength)
+	ds.AuthorizedSubject = subject
 	by := ""
 	if subject != "" {
 		by = " by " + subject
@@ -301,4 +326,82 @@ func (r *DeviceLoginReconciler) haltWith(s *loginScope, reason, message string) 
 	s.dl.Status.ConsecutiveFailures = 0
 	s.dl.Status.NextPollTime = nil
 	r.event(s.dl, corev1.EventTypeWarning, reason, "Poll", "%s", message)
+}
+
+// maxUnansweredCodes is how many user codes in a row may expire unapproved under
+// codeExpiryPolicy Renew before the operator stops asking (an abandoned DeviceLogin must not ask a
+// provider for codes for ever). The reauthorize annotation or a spec change starts again.
+const maxUnansweredCodes = 10
+
+// codesExhausted says whether no new code follows an expired one: always under Stop, and under
+// Renew once maxUnansweredCodes codes in a row went unanswered.
+func (r *DeviceLoginReconciler) codesExhausted(dl *authv1alpha1.DeviceLogin) bool {
+	return dl.Spec.CodeExpiryPolicy == authv1alpha1.CodeExpiryStop || dl.Status.UnansweredCodes >= maxUnansweredCodes
+}
+
+// slowDownInterval is the polling interval after a slow_down: the provider's own figure when it
+// gives one, else 5 s more (RFC 8628 section 3.5) and 5 s more again for every further slow_down
+// in a row. A client that started behind the server's interval (a provider that announced less
+// than it enforces) so catches up instead of staying behind by the same amount for ever.
+func (r *DeviceLoginReconciler) slowDownInterval(uid types.UID, interval, stated time.Duration) time.Duration {
+	n := 1
+	if v, ok := r.slowDowns.Load(uid); ok {
+		n = v.(int) + 1
+	}
+	r.slowDowns.Store(uid, n)
+	return max(interval+time.Duration(n)*slowDownStep, stated)
+}
+
+// providerBudget bounds one provider call made on behalf of a reconcile. Provider calls finish
+// even when the manager is shutting down: an answer may carry a rotated refresh token that the
+// provider will not hand out again. The pod's termination grace period covers this budget plus
+// stateWriteBudget.
+const providerBudget = 30 * time.Second
+
+// providerContext is the context of one provider call: not cancelled with the reconcile, bounded
+// by providerBudget (the HTTP client's own timeout is usually shorter).
+func providerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), providerBudget)
+}
+
+// tokenSecretTaken checks, before a user code is asked for, that the token Secret can be written:
+// a Secret of that name that this DeviceLogin does not own is never overwritten, and a person
+// must not approve a token that cannot be delivered. The foreign Secret is not in the cache (the
+// cache holds only the operator's Secrets), so it is read from the API server, once per attempt,
+// and checked again every conflictRecheck until it is gone.
+func (r *DeviceLoginReconciler) tokenSecretTaken(ctx context.Context, s *loginScope) (bool, error) {
+	dl := s.dl
+	var have corev1.Secret
+	key := types.NamespacedName{Namespace: dl.Namespace, Name: dl.TokenSecretName()}
+	err := r.Get(ctx, key, &have)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, &have)
+	}
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if ownedBy(&have, dl) {
+		return false, nil
+	}
+	s.conflict = (&conflictError{name: key.Name}).Error()
+	s.wakeAt(s.now.Add(conflictRecheck))
+	return true, nil
+}
+
+// conflictRecheck is how often a login blocked by a foreign Secret looks again.
+const conflictRecheck = time.Minute
+
+// clientConfigFailed sorts an error reading the provider's client secret: a missing or refused
+// Secret is the provider's problem, shown in Ready; anything else (an API server hiccup) is
+// returned, so that the reconcile backs off and tries again rather than losing a pending approval.
+func (r *DeviceLoginReconciler) clientConfigFailed(s *loginScope, err error) error {
+	if isClientSecretProblem(err) {
+		s.providerProblem = err.Error()
+		s.providerFailed = true
+		return nil
+	}
+	return err
 }

@@ -2,7 +2,10 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +33,10 @@ const (
 	ReasonSecretConflict          = "SecretConflict"
 	ReasonInvalidSpec             = "InvalidSpec"
 	ReasonProviderError           = "ProviderError"
+
+	// ReasonReconcileError: Ready is Unknown because the operator could not confirm the token
+	// Secret (an API error); it retries with backoff.
+	ReasonReconcileError = "ReconcileError"
 
 	// Event-only reasons.
 	EventUserCodeIssued = "UserCodeIssued"
@@ -100,4 +107,23 @@ func timeOf(t *metav1.Time) time.Time {
 		return time.Time{}
 	}
 	return t.Time
+}
+
+// maxSubjectLength bounds status.authorizedSubject: it comes from the provider.
+const maxSubjectLength = 256
+
+// displayText makes a string from a provider fit for status and events: printable characters
+// only, at most max bytes, cut on a character boundary.
+func displayText(s string, max int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -1412,52 +1412,6 @@ func TestUnitPollMarginCountedOnce(t *testing.T) {
 	}
 }
 
-func TestUnitSecretConflict(t *testing.T) {
-	foreign := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: uName, Namespace: uNS, Labels: map[string]string{"app": "other"}},
-		Data:       map[string][]byte{"password": []byte("hunter2")},
-	}
-	h := newUHarness(t, func(s *uSetup) { s.objects = append(s.objects, foreign) })
-	before := h.mustSecret(uName)
-	h.authorize(uToken(1, uLife))
-
-	after := h.mustSecret(uName)
-	if after.ResourceVersion != before.ResourceVersion || len(after.Data) != 1 || string(after.Data["password"]) != "hunter2" ||
-		len(after.OwnerReferences) != 0 || after.Labels[authv1alpha1.DeviceLoginLabel] != "" {
-		t.Errorf("the foreign Secret was touched: %+v", after)
-	}
-	dl := h.dl()
-	c := uExpectReady(t, dl, metav1.ConditionFalse, ReasonSecretConflict)
-	if !strings.Contains(c.Message, "Secret "+uName+" exists and is not owned by this DeviceLogin") {
-		t.Errorf("Ready message %q", c.Message)
-	}
-	if ev := h.eventsWith(ReasonSecretConflict); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning SecretConflict") {
-		t.Errorf("SecretConflict events = %q", h.allEvents())
-	}
-	// The tokens are kept for when the conflict is resolved.
-	if got := string(h.mustSecret(uStateName).Data[KeyAccessToken]); got != "ACCESS-TOKEN-1" {
-		t.Errorf("state access_token = %q", got)
-	}
-
-	h.resetCounts()
-	h.clock.Step(time.Second)
-	h.mustReconcile()
-	if w := h.writeCount(); w != 0 || len(h.allEvents()) != 0 || h.flow.TotalCalls() != 0 {
-		t.Errorf("conflict again: writes %v events %q calls %d", h.traceSnapshot(), h.allEvents(), h.flow.TotalCalls())
-	}
-
-	// Resolved: the foreign Secret is gone, ours is written without a new approval.
-	if err := h.raw.Delete(h.ctx, after); err != nil {
-		t.Fatal(err)
-	}
-	h.mustReconcile()
-	if got := string(h.mustSecret(uName).Data[KeyAccessToken]); got != "ACCESS-TOKEN-1" {
-		t.Errorf("token Secret access_token = %q after the conflict went away", got)
-	}
-	uExpectReady(t, h.dl(), metav1.ConditionTrue, ReasonAuthorized)
-	uCalls(t, h.flow, nil)
-}
-
 func TestUnitInvalidTemplate(t *testing.T) {
 	tests := []struct {
 		name, tmpl, wantMsg string
