@@ -90,4 +90,3 @@ func (r *DeviceLoginReconciler) deleteTokenSecret(ctx context.Context, s *loginS
 	}
 	return strings.Join(deleted, ", "), nil
 }
-
