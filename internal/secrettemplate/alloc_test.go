@@ -5,10 +5,14 @@ import (
 	"testing"
 )
 
-// allocBound is what one Parse or one Render may allocate, whatever the template and values:
-// far above the budget the design allows (funcBudget plus the output and its growth, about
-// 2 MiB), far below what would hurt a manager limited to 128 Mi.
+// allocBound is what the fuzzer lets one Parse or one Render allocate, whatever the template
+// and values: far above designBound, far below what would hurt a manager limited to 128 Mi.
 const allocBound = 16 << 20
+
+// designBound is what one Render can allocate by design: the function budget (plus the
+// allocator's rounding, at most an eighth), the output grown by doubling (less than twice
+// MaxRenderedSize), and bookkeeping (argument slices, variables, error text).
+const designBound = funcBudget + funcBudget/8 + 2*MaxRenderedSize + 64<<10
 
 // allocated reports the bytes f allocates on the heap (runtime.MemStats.TotalAlloc, which counts
 // every allocation, freed or not).

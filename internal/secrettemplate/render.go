@@ -88,6 +88,13 @@ func (s *state) write(n parse.Node, text string) error {
 	if len(text) > MaxRenderedSize-len(s.out) {
 		return s.errorf(n, errOutputTooLarge)
 	}
+	if len(s.out)+len(text) > cap(s.out) {
+		// Grow by doubling up to the cap, so that growing costs less than 2 * MaxRenderedSize in
+		// all (append grows large slices by a quarter, which would cost about five times).
+		grown := make([]byte, len(s.out), min(MaxRenderedSize, max(2*cap(s.out), len(s.out)+len(text), 256)))
+		copy(grown, s.out)
+		s.out = grown
+	}
 	s.out = append(s.out, text...)
 	return nil
 }
