@@ -23,8 +23,10 @@ func TestDocsExamples(t *testing.T) {
 	seen := 0
 	for _, b := range blocks {
 		var doc struct {
-			Spec           struct{ SecretTemplate struct{ Data map[string]string } } `json:"spec"`
-			SecretTemplate struct{ Data map[string]string }                           `json:"secretTemplate"`
+			Spec struct {
+				SecretTemplate struct{ Data map[string]string }
+			} `json:"spec"`
+			SecretTemplate struct{ Data map[string]string } `json:"secretTemplate"`
 		}
 		if err := yaml.Unmarshal([]byte(b[1]), &doc); err != nil {
 			t.Fatalf("example does not parse as YAML: %v\n%s", err, b[1])
