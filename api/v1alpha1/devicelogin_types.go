@@ -69,10 +69,15 @@ type SecretTemplate struct {
 	// +optional
 	Type string `json:"type,omitempty"`
 
-	// Data holds extra keys of the token Secret. Each value is a Go text/template rendered with
-	// .AccessToken, .TokenType, .Expiry (RFC 3339, empty when the token does not expire), .IDToken and
-	// .Scope; for example `.dockerconfigjson` or `Authorization: "Bearer {{ .AccessToken }}"`.
+	// Data holds extra keys of the token Secret. Each value is a template in a small, sandboxed
+	// part of Go's text/template syntax, rendered with .AccessToken, .TokenType, .Expiry (RFC 3339,
+	// empty when the token does not expire), .IDToken and .Scope; for example
+	// `authorization: "Bearer {{ .AccessToken }}"`. Only values, literals, variables declared once,
+	// if/else/with and the functions b64enc, b64dec, quote, upper, lower, trim, trimPrefix,
+	// trimSuffix, replace, default, concat, eq, ne, not, and, or are allowed (docs/secret-templates.md).
+	// Each value is at most 4096 bytes long and renders to at most 256 KiB.
 	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 4096)",message="each secretTemplate.data value must be at most 4096 characters long"
 	// +optional
 	Data map[string]string `json:"data,omitempty"`
 }
