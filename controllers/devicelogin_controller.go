@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
-	"text/template"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +22,7 @@ import (
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/secrettemplate"
 )
 
 // Backoff of transient provider failures: doubling from the base to the cap, with jitter.
@@ -73,7 +73,7 @@ type loginScope struct {
 
 	stateSecret *corev1.Secret
 	state       *loginState
-	templates   map[string]*template.Template
+	templates   map[string]*secrettemplate.Template
 
 	provider        *resolvedProvider
 	providerProblem string

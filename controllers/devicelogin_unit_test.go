@@ -1416,8 +1416,10 @@ func TestUnitInvalidTemplate(t *testing.T) {
 	tests := []struct {
 		name, tmpl, wantMsg string
 	}{
-		{"does not render", "{{ .Nope }}", "secretTemplate.data[broken] does not render"},
+		{"does not render", "{{ b64dec .AccessToken }}", "secretTemplate.data[broken] does not render"},
 		{"does not parse", "{{ .AccessToken ", "secretTemplate.data[broken] does not parse"},
+		{"unknown field", "{{ .Nope }}", "secretTemplate.data[broken] does not parse"},
+		{"unbounded builtin", `{{$a := printf "%01000000d" 0}}{{$a = print $a $a}}`, "secretTemplate.data[broken] does not parse"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
