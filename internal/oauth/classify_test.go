@@ -18,7 +18,7 @@ func TestHTTP429IsTransient(t *testing.T) {
 		{"invalid_grant", `{"error":"invalid_grant"}`, "30", 30 * time.Second},
 		{"access_denied", `{"error":"access_denied","error_description":"rate limited"}`, "", 0},
 		{"authorization_pending", `{"error":"authorization_pending"}`, "7", 7 * time.Second},
-		{"expired_token", `{"error":"expired_token"}`, "86400", maxRetryAfter},
+		{"expired_token", `{"error":"expired_token"}`, "86400", 10 * time.Minute},
 		{"no body", ``, "120", 2 * time.Minute},
 	}
 	for _, tc := range tests {
@@ -41,7 +41,7 @@ func TestHTTP429IsTransient(t *testing.T) {
 		want                   time.Duration
 	}{
 		{"Retry-After seconds", `{"error":"slow_down"}`, "20", 20 * time.Second},
-		{"Retry-After capped at 10m", `{"error":"slow_down"}`, "3600", maxInterval},
+		{"Retry-After capped at 10m", `{"error":"slow_down"}`, "3600", 10 * time.Minute},
 		{"Retry-After HTTP date", `{"error":"slow_down"}`, time.Now().Add(time.Minute).UTC().Format(http.TimeFormat), time.Minute},
 		{"body interval wins", `{"error":"slow_down","interval":12}`, "30", 12 * time.Second},
 		{"neither", `{"error":"slow_down"}`, "", 0},
@@ -80,11 +80,11 @@ func TestRetryAfter(t *testing.T) {
 		"0":                    0,
 		"-5":                   0,
 		"15":                   15 * time.Second,
-		"99999999999999999999": maxRetryAfter,
-		"86400":                maxRetryAfter,
+		"99999999999999999999": 10 * time.Minute,
+		"86400":                10 * time.Minute,
 		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
 		now.Add(-time.Hour).Format(http.TimeFormat):       0,
-		now.Add(48 * time.Hour).Format(http.TimeFormat):   maxRetryAfter,
+		now.Add(48 * time.Hour).Format(http.TimeFormat):   10 * time.Minute,
 		"soon": 0,
 	}
 	for v, want := range tests {
