@@ -179,14 +179,14 @@ func (t *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (t *guardTransport) roundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.checkTarget(req); err != nil {
-		closeRequestBody(req)
-		return nil, err
-	}
 	if t.timeout > 0 {
 		ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
 		defer cancel() // after bufferResponse has read the whole body
 		req = req.WithContext(ctx)
+	}
+	if err := t.checkTarget(req); err != nil { // may resolve a name: within the timeout
+		closeRequestBody(req)
+		return nil, err
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
