@@ -43,8 +43,10 @@ type DeviceLoginReconciler struct {
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
 	Flow      oauth.DeviceFlow
-	Clock     clock.PassiveClock
-	Recorder  events.EventRecorder
+	// NamespacedFlow serves namespaced OAuthProviders; nil means Flow.
+	NamespacedFlow oauth.DeviceFlow
+	Clock          clock.PassiveClock
+	Recorder       events.EventRecorder
 	// ClusterResourceNamespace holds ClusterOAuthProviders' client secrets.
 	ClusterResourceNamespace string
 

@@ -135,11 +135,11 @@ func (r *DeviceLoginReconciler) revokeStored(ctx context.Context, dl *authv1alph
 	pctx, cancel := providerContext(ctx)
 	defer cancel()
 	if st.RefreshToken != "" {
-		if err := r.Flow.Revoke(pctx, cfg, st.RefreshToken, "refresh_token"); err != nil {
+		if err := r.flowFor(p).Revoke(pctx, cfg, st.RefreshToken, "refresh_token"); err != nil {
 			return revokeOutcome{}, err
 		}
 	}
-	if err := r.Flow.Revoke(pctx, cfg, st.AccessToken, "access_token"); err != nil {
+	if err := r.flowFor(p).Revoke(pctx, cfg, st.AccessToken, "access_token"); err != nil {
 		return revokeOutcome{}, err
 	}
 	return revokeOutcome{revoked: true}, nil

@@ -89,7 +89,7 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 	}
 	pctx, cancel := providerContext(ctx)
 	defer cancel()
-	da, err := r.Flow.RequestDeviceCode(pctx, cfg, oauth.DeviceRequest{
+	da, err := r.flowFor(s.provider).RequestDeviceCode(pctx, cfg, oauth.DeviceRequest{
 		Scopes: dl.Spec.Scopes, Audience: dl.Spec.Audience, Parameters: dl.Spec.Parameters,
 	})
 	if err != nil {
@@ -144,7 +144,7 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 	}
 	pctx, cancel := providerContext(ctx)
 	defer cancel()
-	tok, err := r.Flow.PollToken(pctx, cfg, s.state.DeviceCode)
+	tok, err := r.flowFor(s.provider).PollToken(pctx, cfg, s.state.DeviceCode)
 	var oerr *oauth.Error
 	var transient *oauth.TransientError
 	switch {
@@ -242,11 +242,11 @@ func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, c
 	// and a failure or a shutdown during it must not lose them.
 	pctx, cancel := providerContext(ctx)
 	defer cancel()
-	subject, err := r.Flow.Subject(pctx, cfg, tok)
+	subject, err := r.flowFor(s.provider).Subject(pctx, cfg, tok)
 	if err != nil {
 		log.FromContext(ctx).Info("Could not tell who approved", "reason", err.Error())
 	}
-	subject = displayText(subject, maxSubjectLength)
+	subject = oauth.SanitizeDisplay(subject, maxSubjectLength)
 	ds.AuthorizedSubject = subject
 	by := ""
 	if subject != "" {
@@ -275,6 +275,11 @@ func (r *DeviceLoginReconciler) storeToken(s *loginScope, tok *oauth.Token) {
 	st.Expiry = time.Time{}
 	if tok.ExpiresIn > 0 {
 		st.Expiry = s.now.Add(tok.ExpiresIn)
+	}
+	if tok.LifetimeProblem != "" {
+		// expires_in 0 or negative: the token is treated as expiring now (shortLived backs off),
+		// never as a token that does not expire.
+		st.Expiry = s.now
 	}
 	// expires_in is relative, so the node's clock does not matter for it; but a JWT access token
 	// carries its own exp, stamped by the provider's clock, and resource servers check that one.

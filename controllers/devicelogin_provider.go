@@ -146,7 +146,27 @@ func (r *DeviceLoginReconciler) clientConfigFor(ctx context.Context, p *resolved
 		ClientSecret: secret,
 		AuthStyle:    p.authStyle,
 		Quirks:       p.quirks,
+		Provider:     providerLabel(p.obj),
 	}, nil
+}
+
+// providerLabel names a provider in metrics: its kind and name, and its namespace for an
+// OAuthProvider. Never anything secret or chosen by a provider.
+func providerLabel(obj authv1alpha1.ProviderObject) string {
+	if obj.GetNamespace() != "" {
+		return string(authv1alpha1.OAuthProviderKind) + "/" + obj.GetNamespace() + "/" + obj.GetName()
+	}
+	return string(authv1alpha1.ClusterOAuthProviderKind) + "/" + obj.GetName()
+}
+
+// flowFor is the oauth client for a provider: a namespaced OAuthProvider, written by a tenant, goes
+// through NamespacedFlow, whose HTTP client refuses internal addresses unless the manager allows
+// them (--allow-private-namespaced-providers).
+func (r *DeviceLoginReconciler) flowFor(p *resolvedProvider) oauth.DeviceFlow {
+	if p != nil && p.obj.GetNamespace() != "" && r.NamespacedFlow != nil {
+		return r.NamespacedFlow
+	}
+	return r.Flow
 }
 
 // isClientSecretProblem says whether an error from clientConfig is about the client secret itself

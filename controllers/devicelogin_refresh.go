@@ -65,7 +65,7 @@ func (r *DeviceLoginReconciler) reconcileRefresh(ctx context.Context, s *loginSc
 	}
 	pctx, cancel := providerContext(ctx)
 	defer cancel()
-	tok, err := r.Flow.Refresh(pctx, cfg, st.RefreshToken)
+	tok, err := r.flowFor(s.provider).Refresh(pctx, cfg, st.RefreshToken)
 	if err == nil {
 		return false, r.refreshed(ctx, s, tok)
 	}

@@ -2,10 +2,7 @@ package controllers
 
 import (
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -111,19 +108,3 @@ func timeOf(t *metav1.Time) time.Time {
 
 // maxSubjectLength bounds status.authorizedSubject: it comes from the provider.
 const maxSubjectLength = 256
-
-// displayText makes a string from a provider fit for status and events: printable characters
-// only, at most max bytes, cut on a character boundary.
-func displayText(s string, max int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			continue
-		}
-		if b.Len()+utf8.RuneLen(r) > max {
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
