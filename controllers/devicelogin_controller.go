@@ -55,8 +55,11 @@ type DeviceLoginReconciler struct {
 	// token) but that could not be written to the API server. It is written before the next
 	// request to the provider, so that a refused write never loses a refresh token.
 	unsaved sync.Map
-	// slowDowns counts, per DeviceLogin UID, the slow_down answers in a row to the pending code.
+	// slowDowns counts, per DeviceLogin (namespace/name), the slow_down answers in a row to the
+	// pending code.
 	slowDowns sync.Map
+	// polls holds, per DeviceLogin (namespace/name), the pollSlot of its pending code.
+	polls sync.Map
 	// expect tells reconciles whether the cache has seen this controller's own last writes.
 	expect writeExpectations
 }
@@ -225,6 +228,8 @@ func secretKey(key client.ObjectKey) string { return "Secret/" + key.String() }
 // forgetLogin drops what this controller remembers of a DeviceLogin that is gone.
 func (r *DeviceLoginReconciler) forgetLogin(key client.ObjectKey) {
 	r.expect.forget(loginKey(key))
+	r.polls.Delete(key.String())
+	r.slowDowns.Delete(key.String())
 }
 
 // reconcileState loads the controller's own Secret (device code, tokens), preferring state that
