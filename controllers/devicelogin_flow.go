@@ -116,7 +116,7 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 	}
 	st.UserCodeExpiresAt = mtime(s.now.Add(da.ExpiresIn))
 	st.PollInterval = int32((da.Interval + time.Second - 1) / time.Second) // whole seconds, never less
-	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))   // not before: rounded up
+	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))      // not before: rounded up
 	st.ConsecutiveFailures = 0
 	s.needCode, s.reauthorize = false, false
 	r.setNextPoll(s, s.now.Add(interval))
