@@ -35,9 +35,10 @@ const (
 )
 
 // DeviceLoginReconciler runs the device authorization grant for DeviceLogins: it asks for a user
-// code, polls for the approval one request per reconcile, writes the token Secret and refreshes
-// the token before it expires. All timing lives in status as absolute times, so a restarted
-// controller resumes where it left off.
+// code, polls for the approval when the poll is due, writes the token Secret and refreshes the
+// token before it expires. The schedule that must survive a restart lives in status as absolute
+// times; the next poll of a pending code is kept in memory, and a restarted controller waits one
+// full interval before it polls.
 type DeviceLoginReconciler struct {
 	client.Client
 	// APIReader reads what the cache may not hold yet, and client Secrets, which it never holds.
@@ -366,7 +367,7 @@ func (r *DeviceLoginReconciler) event(dl *authv1alpha1.DeviceLogin, eventType, r
 	r.Recorder.Eventf(dl, nil, eventType, reason, action, note, args...)
 }
 
-// nameOf is how messages name a DeviceLogin's provider.
+// providerName is how messages name a DeviceLogin's provider.
 func providerName(dl *authv1alpha1.DeviceLogin) string {
 	kind := dl.Spec.ProviderRef.Kind
 	if kind == "" {

@@ -20,10 +20,11 @@ import (
 // slowDownStep is how much every later poll waits longer after slow_down (RFC 8628 section 3.5).
 const slowDownStep = 5 * time.Second
 
-// reconcileFlow runs the device flow, one provider request per reconcile: it polls a pending code
-// when its poll is due, handles its expiry, or asks for a new code when the DeviceLogin has no
-// usable token (none yet, a grant-changing spec edit, a reauthorize request, a refused refresh
-// token, or an expiring token without a refresh token).
+// reconcileFlow runs the device flow, at most one provider request per reconcile (plus the subject
+// lookup after an approval): it polls a pending code when its poll is due, handles its expiry, or
+// asks for a new code when the DeviceLogin has no usable token (none yet, a grant-changing spec
+// edit, a reauthorize request, a refused refresh token, a provider instance that changed, or an
+// expiring token without a refresh token).
 func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope) (bool, error) {
 	dl := s.dl
 	if s.pending() {
