@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
@@ -65,6 +66,11 @@ func (r *ProviderReconciler) resolve(ctx context.Context, obj authv1alpha1.Provi
 	}
 	if err := r.checkURL(obj, "issuerURL", issuer); err != nil {
 		return fail(err.reason, err)
+	}
+	if u, err := url.Parse(issuer); err == nil && (u.RawQuery != "" || u.ForceQuery || u.Fragment != "") {
+		// Checked here, not only by the CRD, so that an object older than that rule never has its
+		// query repeated in a message.
+		return fail(ReasonInvalidSpec, fmt.Errorf("issuerURL %s has a query or fragment; an issuer is a plain https URL", displayURL(issuer)))
 	}
 
 	res := resolution{endpoints: configured}

@@ -79,6 +79,11 @@ func TestProviderResolve(t *testing.T) {
 			wantReason:     ReasonInvalidEndpoint, wantErr: "userinfo endpoint https://redacted@idp.example.com/userinfo?redacted carries credentials",
 		},
 		{
+			name:       "an issuerURL with a query is refused before any request, without showing the query",
+			spec:       authv1alpha1.OAuthProviderSpec{IssuerURL: "https://idp.example.com/dex?key=s3cret", ClientID: "c"},
+			wantReason: ReasonInvalidSpec, wantErr: "issuerURL https://idp.example.com/dex?redacted has a query or fragment",
+		},
+		{
 			name:       "a namespaced provider may not use allowInsecureHTTP, and nothing is asked",
 			namespaced: true,
 			spec:       authv1alpha1.OAuthProviderSpec{IssuerURL: "http://idp.example.com", AllowInsecureHTTP: true, ClientID: "c"},
