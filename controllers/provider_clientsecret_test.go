@@ -153,4 +153,3 @@ func TestProviderClientSecretConditions(t *testing.T) {
 		}
 	})
 }
-
