@@ -65,7 +65,7 @@ bench: envtest ## Run the benchmarks.
 fuzz: ## Fuzz the response parsers and secretTemplate rendering, each for FUZZTIME (30s by default).
 	go test ./internal/oauth/ -run '^$$' -fuzz '^FuzzParseTokenResponse$$' -fuzztime $${FUZZTIME:-30s}
 	go test ./internal/oauth/ -run '^$$' -fuzz '^FuzzParseDeviceAuthorizationResponse$$' -fuzztime $${FUZZTIME:-30s}
-	go test ./controllers/ -run '^$$' -fuzz '^FuzzRenderTokenSecret$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./internal/secrettemplate/ -run '^$$' -fuzz '^FuzzRender$$' -fuzzminimizetime 5s -fuzztime $${FUZZTIME:-30s}
 
 ##@ Build
 

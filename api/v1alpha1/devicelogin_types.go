@@ -88,19 +88,27 @@ type SecretTemplate struct {
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 
-	// Annotations added to the token Secret.
+	// Annotations added to the token Secret. The kubernetes.io/service-account.* annotations are
+	// refused: they would ask the API server to fill the Secret with a service account's token.
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('kubernetes.io/service-account'))",message="secretTemplate.annotations may not set kubernetes.io/service-account.* annotations"
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 
-	// Type of the token Secret. Default Opaque.
-	// +kubebuilder:validation:MaxLength=253
+	// Type of the token Secret: Opaque (the default) or one of the types a workload consumes.
+	// Service-account token Secrets are refused.
+	// +kubebuilder:validation:Enum=Opaque;kubernetes.io/basic-auth;kubernetes.io/dockerconfigjson;kubernetes.io/dockercfg;kubernetes.io/ssh-auth;kubernetes.io/tls
 	// +optional
 	Type string `json:"type,omitempty"`
 
-	// Data holds extra keys of the token Secret. Each value is a Go text/template rendered with
-	// .AccessToken, .TokenType, .Expiry (RFC 3339, empty when the token does not expire), .IDToken and
-	// .Scope; for example `.dockerconfigjson` or `Authorization: "Bearer {{ .AccessToken }}"`.
+	// Data holds extra keys of the token Secret. Each value is a template in a small, sandboxed
+	// part of Go's text/template syntax, rendered with .AccessToken, .TokenType, .Expiry (RFC 3339,
+	// empty when the token does not expire), .IDToken and .Scope; for example
+	// `authorization: "Bearer {{ .AccessToken }}"`. Only values, literals, variables declared once,
+	// if/else/with and the functions b64enc, b64dec, quote, upper, lower, trim, trimPrefix,
+	// trimSuffix, replace, default, concat, eq, ne, not, and, or are allowed (docs/secret-templates.md).
+	// Each value is at most 4096 bytes long and renders to at most 256 KiB.
 	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 4096)",message="each secretTemplate.data value must be at most 4096 characters long"
 	// +optional
 	Data map[string]string `json:"data,omitempty"`
 }
@@ -128,8 +136,10 @@ type DeviceLoginSpec struct {
 	// +optional
 	Parameters map[string]string `json:"parameters,omitempty"`
 
-	// SecretName is the name of the token Secret in this namespace. Defaults to the DeviceLogin's name.
+	// SecretName is the name of the token Secret in this namespace. Defaults to the DeviceLogin's
+	// name. Names ending in -devicelogin-state are the operator's own and are refused.
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!self.endsWith('-devicelogin-state')",message="secretName may not end in -devicelogin-state: that suffix names the operator's own state Secrets"
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="secretName must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (e.g. ci-bot-token)"
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
@@ -269,6 +279,12 @@ type DeviceLoginStatus struct {
 	// +optional
 	LastHandledReauthorize string `json:"lastHandledReauthorize,omitempty"`
 
+	// UnansweredCodes counts the user codes in a row that expired before anyone approved them. With
+	// codeExpiryPolicy Renew the operator stops asking after 10 (CodeExpired, with an event); the
+	// reauthorize annotation or a spec change starts again.
+	// +optional
+	UnansweredCodes int32 `json:"unansweredCodes,omitempty"`
+
 	// LastHandledRefresh is the last value of the auth.devicelogin.dev/refresh annotation that was
 	// acted on.
 	// +optional
@@ -291,6 +307,7 @@ type DeviceLoginStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=dl,categories=devicelogin-operator
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="a DeviceLogin name is at most 63 characters: it is used as a label value on its Secrets"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="User Code",type=string,JSONPath=`.status.userCode`

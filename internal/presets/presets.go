@@ -49,16 +49,16 @@ var table = map[string]Preset{
 	// body alone; each device code may be polled once per 5-second window, else slow_down, so the
 	// client polls with a margin; errors are HTTP 400 with nothing but {"error": ...}; a refresh
 	// rotates both tokens, the old refresh token dies at once (and replaying it revokes the new
-	// ones), and a refresh that sends scope is refused; the token response's user object names
-	// who approved.
+	// ones), and a refresh that sends scope is refused (the client never sends one); the token
+	// response's user object names who approved.
 	"Sentry": {
 		DefaultBaseURL: "https://sentry.io",
 		DevicePath:     "/oauth/device/code/", TokenPath: "/oauth/token/",
 		AuthStyle: oauth.AuthPost,
-		Quirks:    oauth.Quirks{AcceptJSON: true, NoScopeOnRefresh: true, PollMargin: time.Second},
+		Quirks:    oauth.Quirks{PollMargin: time.Second},
 	},
 	// GitHub (github.com, and GitHub Enterprise Server under its base URL): answers form-encoded
-	// unless asked for JSON; errors arrive with HTTP 200; slow_down carries the new interval;
+	// unless asked for JSON (the client always asks, and parses form answers anyway); errors arrive with HTTP 200; slow_down carries the new interval;
 	// granted scopes are comma-separated; codes of its own for a refused refresh token, an
 	// unknown device code and wrong client credentials. OAuth Apps get tokens that never expire
 	// and no refresh token; GitHub Apps with expiring tokens get 8-hour tokens and rotating
@@ -70,7 +70,7 @@ var table = map[string]Preset{
 		UserinfoURL: "https://api.github.com/user", UserinfoPath: "/api/v3/user",
 		DevicePath: "/login/device/code", TokenPath: "/login/oauth/access_token",
 		AuthStyle: oauth.AuthPost,
-		Quirks: oauth.Quirks{AcceptJSON: true, CommaSeparatedScope: true, ErrorCodes: map[string]string{
+		Quirks: oauth.Quirks{CommaSeparatedScope: true, ErrorCodes: map[string]string{
 			"bad_refresh_token":            "invalid_grant",
 			"incorrect_device_code":        "invalid_grant",
 			"incorrect_client_credentials": "invalid_client",
@@ -84,7 +84,6 @@ var table = map[string]Preset{
 		DevicePath:     "/device/code", TokenPath: "/token", RevocationPath: "/revoke",
 		AuthStyle:            oauth.AuthPost,
 		ClientSecretRequired: true,
-		Quirks:               oauth.Quirks{AcceptJSON: true},
 	},
 	// Microsoft Entra ID: the tenant's authority (https://login.microsoftonline.com/<tenant>) is the
 	// base URL; the default authority "common" serves every tenant. A message field and no
@@ -95,7 +94,7 @@ var table = map[string]Preset{
 		DefaultBaseURL: "https://login.microsoftonline.com/common",
 		DevicePath:     "/oauth2/v2.0/devicecode", TokenPath: "/oauth2/v2.0/token",
 		AuthStyle: oauth.AuthPost,
-		Quirks: oauth.Quirks{AcceptJSON: true, ErrorCodes: map[string]string{
+		Quirks: oauth.Quirks{ErrorCodes: map[string]string{
 			"authorization_declined": "access_denied",
 			"bad_verification_code":  "invalid_grant",
 		}},
@@ -107,7 +106,6 @@ var table = map[string]Preset{
 		DevicePath:     "/oauth/authorize_device", TokenPath: "/oauth/token", RevocationPath: "/oauth/revoke",
 		Discovery: true,
 		AuthStyle: oauth.AuthPost,
-		Quirks:    oauth.Quirks{AcceptJSON: true},
 	},
 }
 

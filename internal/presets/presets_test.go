@@ -115,7 +115,7 @@ func TestBaseURL(t *testing.T) {
 // TestQuirksPerProvider pins the switches each provider's facts call for.
 func TestQuirksPerProvider(t *testing.T) {
 	sentry, _ := Lookup("Sentry")
-	if sentry.Quirks.PollMargin <= 0 || !sentry.Quirks.NoScopeOnRefresh || sentry.Discovery ||
+	if sentry.Quirks.PollMargin <= 0 || sentry.Discovery ||
 		!strings.HasSuffix(sentry.DevicePath, "/") || !strings.HasSuffix(sentry.TokenPath, "/") || sentry.AuthStyle == oauth.AuthBasic {
 		t.Errorf("Sentry: %+v", sentry)
 	}
