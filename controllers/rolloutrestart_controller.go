@@ -153,7 +153,7 @@ func (r *RolloutRestartReconciler) state(dl *authv1alpha1.DeviceLogin) restartSt
 }
 
 // tokenHash is the data hash of dl's token Secret; ok is false while there is none (the Secret
-// not yet written, or not this DeviceLogin's).
+// not yet written, or not controlled by this DeviceLogin: the cache keeps no data of those).
 func (r *RolloutRestartReconciler) tokenHash(ctx context.Context, dl *authv1alpha1.DeviceLogin) (string, bool, error) {
 	if dl.Status.SecretName == "" {
 		return "", false, nil
@@ -162,7 +162,7 @@ func (r *RolloutRestartReconciler) tokenHash(ctx context.Context, dl *authv1alph
 	if err := r.Get(ctx, types.NamespacedName{Namespace: dl.Namespace, Name: dl.Status.SecretName}, s); err != nil {
 		return "", false, client.IgnoreNotFound(err)
 	}
-	if s.Labels[authv1alpha1.DeviceLoginLabel] != dl.Name {
+	if !metav1.IsControlledBy(s, dl) {
 		return "", false, nil
 	}
 	return secrethash.DataHash(s.Data), true, nil

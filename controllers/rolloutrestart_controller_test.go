@@ -22,6 +22,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -77,7 +78,9 @@ func rrLogin(targets ...authv1alpha1.RolloutRestartTarget) *authv1alpha1.DeviceL
 func rrTokenSecret(token string) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: rrSecret, Namespace: uNS,
-			Labels: map[string]string{authv1alpha1.DeviceLoginLabel: uName}},
+			Labels: map[string]string{authv1alpha1.DeviceLoginLabel: uName},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: authv1alpha1.GroupVersion.String(), Kind: "DeviceLogin",
+				Name: uName, UID: uUID, Controller: ptr.To(true)}}},
 		Data: map[string][]byte{"access_token": []byte(token), "token_type": []byte("Bearer")},
 	}
 }
@@ -448,6 +451,21 @@ func TestUnitRolloutWaitsForTheTokenSecret(t *testing.T) {
 	h.reconcile()
 	if st := h.login().Status; st.RolloutRestartedDataHash != "" {
 		t.Fatal("recorded a hash before the DeviceLogin named its token Secret")
+	}
+}
+
+// A Secret of that name that the DeviceLogin does not control (the cache holds no data of it) is
+// not its token Secret.
+func TestUnitRolloutIgnoresForeignSecret(t *testing.T) {
+	foreign := rrTokenSecret("token-1")
+	foreign.OwnerReferences = nil
+	h := newRRHarness(t, rrLogin(rrAllTargets[0]))
+	if err := h.raw.Update(h.ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile()
+	if st := h.login().Status; st.RolloutRestartedDataHash != "" {
+		t.Fatal("recorded the hash of a Secret the DeviceLogin does not control")
 	}
 }
 

@@ -10,8 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,13 +26,11 @@ import (
 // startRolloutManager runs the rollout-restart controller in a manager of its own, beside the
 // suite's main manager (which runs the DeviceLogin controller), with main.go's cache settings.
 func startRolloutManager() *runningManager {
-	owned, err := labels.NewRequirement(authv1alpha1.DeviceLoginLabel, selection.Exists, nil)
-	Expect(err).NotTo(HaveOccurred())
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.NewSelector().Add(*owned)},
+			&corev1.Secret{}: SecretCacheOptions(),
 		}},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})

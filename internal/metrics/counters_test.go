@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
 func TestCounters(t *testing.T) {
@@ -35,7 +37,7 @@ func TestCounters(t *testing.T) {
 	RecordRestart("team-b", "StatefulSet")
 
 	want := `
-# HELP devicelogin_provider_requests_total Requests to OAuth providers, by provider (Kind/name), endpoint (device_authorization, token, refresh, revocation) and outcome (success, authorization_pending, slow_down, oauth_error, transient_error).
+# HELP devicelogin_provider_requests_total Requests to OAuth providers, by provider (Kind/name), endpoint (device_authorization, token, refresh, revocation) and outcome (success, authorization_pending, slow_down, oauth_error, transient_error, protocol_error).
 # TYPE devicelogin_provider_requests_total counter
 devicelogin_provider_requests_total{endpoint="device_authorization",outcome="success",provider="ClusterOAuthProvider/dex"} 1
 devicelogin_provider_requests_total{endpoint="other",outcome="other",provider="OAuthProvider/idp"} 1
@@ -66,5 +68,26 @@ func TestRegisterTwiceFails(t *testing.T) {
 	}
 	if err := Register(reg, c); err == nil {
 		t.Fatal("a second Register into the same registry succeeded; its counters would be counted twice")
+	}
+}
+
+// TestOAuthLabelsAccepted keeps the sets in step with what oauth.Client passes to its Observe hook:
+// none of its endpoints or outcomes may be counted as "other".
+func TestOAuthLabelsAccepted(t *testing.T) {
+	for _, e := range []string{oauth.EndpointDeviceAuthorization, oauth.EndpointToken, oauth.EndpointRefresh,
+		oauth.EndpointRevocation} {
+		if !knownEndpoints[e] {
+			t.Errorf("endpoint %q would be counted as other", e)
+		}
+	}
+	for _, o := range []string{oauth.OutcomeSuccess, oauth.OutcomeAuthorizationPending, oauth.OutcomeSlowDown,
+		oauth.OutcomeOAuthError, oauth.OutcomeTransientError, oauth.OutcomeProtocolError} {
+		if !knownOutcomes[o] {
+			t.Errorf("outcome %q would be counted as other", o)
+		}
+	}
+	c := &oauth.Client{Observe: ObserveProviderRequest} // fits the hook's type
+	if c.Observe == nil {
+		t.Fatal("unreachable")
 	}
 }

@@ -30,6 +30,7 @@ const (
 	OutcomeSlowDown             = "slow_down"
 	OutcomeOAuthError           = "oauth_error"
 	OutcomeTransientError       = "transient_error"
+	OutcomeProtocolError        = "protocol_error"
 )
 
 // other replaces an endpoint or outcome outside the sets above, so that a caller's mistake can
@@ -40,14 +41,15 @@ var (
 	knownEndpoints = map[string]bool{EndpointDeviceAuthorization: true, EndpointToken: true, EndpointRefresh: true,
 		EndpointRevocation: true}
 	knownOutcomes = map[string]bool{OutcomeSuccess: true, OutcomeAuthorizationPending: true, OutcomeSlowDown: true,
-		OutcomeOAuthError: true, OutcomeTransientError: true}
+		OutcomeOAuthError: true, OutcomeTransientError: true, OutcomeProtocolError: true}
 )
 
 var (
 	providerRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "devicelogin_provider_requests_total",
 		Help: "Requests to OAuth providers, by provider (Kind/name), endpoint (device_authorization, token, " +
-			"refresh, revocation) and outcome (success, authorization_pending, slow_down, oauth_error, transient_error).",
+			"refresh, revocation) and outcome (success, authorization_pending, slow_down, oauth_error, transient_error, " +
+			"protocol_error).",
 	}, []string{"provider", "endpoint", "outcome"})
 
 	tokenRefreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
