@@ -16,11 +16,16 @@ import (
 //   - authorization_pending comes with HTTP 428, slow_down and access_denied with 403,
 //     expired_token and invalid_grant with 400.
 //   - granted scopes come back as Google names them (email is
-//     https://www.googleapis.com/auth/userinfo.email); an ID token with openid.
+//     https://www.googleapis.com/auth/userinfo.email); an ID token with openid, issued by
+//     https://accounts.google.com and signed with the keys served at /oauth2/v3/certs (on
+//     www.googleapis.com, in the real service).
 //   - refresh tokens are not rotated: a refresh answers no refresh_token and the one used stays
 //     valid; a revoked one is 400 invalid_grant "Token has been expired or revoked."
 //
 // Early polls are refused with slow_down (the documentation only says to honour the interval).
+
+// GoogleIssuer is the iss of Google's ID tokens.
+const GoogleIssuer = "https://accounts.google.com"
 
 // googleScopeNames are the long names Google answers for the short scopes.
 var googleScopeNames = map[string]string{
@@ -31,9 +36,10 @@ var googleScopeNames = map[string]string{
 func (s *Server) googleRoutes() map[string]route {
 	post := []string{http.MethodPost}
 	return map[string]route{
-		"/device/code": {EndpointDevice, post, s.googleDevice},
-		"/token":       {EndpointToken, post, s.googleToken},
-		"/revoke":      {EndpointRevoke, post, s.googleRevoke},
+		"/device/code":     {EndpointDevice, post, s.googleDevice},
+		"/token":           {EndpointToken, post, s.googleToken},
+		"/revoke":          {EndpointRevoke, post, s.googleRevoke},
+		"/oauth2/v3/certs": {EndpointJWKS, []string{http.MethodGet}, s.serveJWKS},
 	}
 }
 
@@ -174,7 +180,7 @@ func (s *Server) googleIssueLocked(g *grant, family int, withRefresh bool) body 
 	if slices.Contains(strings.Fields(g.scope), "openid") {
 		now := time.Now()
 		id := s.sign(map[string]any{
-			"iss": "https://accounts.google.com", "aud": s.opts.ClientID, "azp": s.opts.ClientID,
+			"iss": GoogleIssuer, "aud": s.opts.ClientID, "azp": s.opts.ClientID,
 			"sub": "1000" + g.user.ID, "email": g.user.Email, "email_verified": true,
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 		})

@@ -20,13 +20,28 @@ import (
 //     bad_verification_code (unknown device code).
 //   - a public client must not send a secret (AADSTS700025); a confidential one must.
 //   - access tokens are JWTs; a refresh token only when offline_access was asked for; an ID token
-//     with openid. A refresh answers a new refresh token, and the old one stays valid.
+//     with openid, issued by https://login.microsoftonline.com/{tid}/v2.0 with the directory's ID
+//     in tid (whatever authority was asked: common and organizations too), signed with the keys
+//     at /{tenant}/discovery/v2.0/keys. A refresh answers a new refresh token, and the old one
+//     stays valid.
 //   - v1 token answers send expires_in, ext_expires_in, expires_on and not_before as strings.
 //
 // Entra does not document slow_down for the device flow; the simulation still refuses early
 // polls with it (and ForceSlowDown plays a provider that sends it).
 
 const microsoftVerificationURI = "https://microsoft.com/devicelogin"
+
+// MicrosoftConsumersTenant is the directory of personal Microsoft accounts, which the consumers
+// authority signs in.
+const MicrosoftConsumersTenant = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+// MicrosoftIssuer is the iss of the v2.0 ID tokens of the directory tenantID.
+func MicrosoftIssuer(tenantID string) string {
+	return "https://login.microsoftonline.com/" + tenantID + "/v2.0"
+}
+
+// TenantID is the directory (tid) that the simulated Entra signs users in to.
+func (s *Server) TenantID() string { return s.opts.TenantID }
 
 // microsoftV1 reports whether a request came to a v1 endpoint.
 func microsoftV1(c *call) bool { return !strings.Contains(c.r.URL.Path, "/v2.0/") }
@@ -45,6 +60,7 @@ func (s *Server) microsoftRoutes() map[string]route {
 		t + "/oauth2/v2.0/token":      {EndpointToken, post, s.microsoftToken},
 		t + "/oauth2/devicecode":      {EndpointDevice, post, s.microsoftDevice},
 		t + "/oauth2/token":           {EndpointToken, post, s.microsoftToken},
+		t + "/discovery/v2.0/keys":    {EndpointJWKS, []string{http.MethodGet}, s.serveJWKS},
 	}
 }
 
@@ -195,7 +211,7 @@ func (s *Server) microsoftIssueLocked(g *grant, family int, v1 bool) body {
 	now := time.Now()
 	exp := now.Add(s.opts.TokenLifetime)
 	access := s.sign(map[string]any{
-		"aud": "00000003-0000-0000-c000-000000000000", "iss": "https://sts.windows.net/" + s.opts.Tenant + "/",
+		"aud": "00000003-0000-0000-c000-000000000000", "iss": "https://sts.windows.net/" + s.opts.TenantID + "/", "tid": s.opts.TenantID,
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": exp.Unix(), "upn": g.user.Email, "oid": uuid(),
 		"scp": strings.Join(slices.DeleteFunc(slices.Clone(scopes), isOIDCScope), " "), "uti": randomB64(16),
 	})
@@ -220,7 +236,7 @@ func (s *Server) microsoftIssueLocked(g *grant, family int, v1 bool) body {
 	}
 	if slices.Contains(scopes, "openid") {
 		id := s.sign(map[string]any{
-			"aud": s.opts.ClientID, "iss": "https://login.microsoftonline.com/" + s.opts.Tenant + "/v2.0",
+			"aud": s.opts.ClientID, "iss": MicrosoftIssuer(s.opts.TenantID), "tid": s.opts.TenantID,
 			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 			"name": g.user.Name, "preferred_username": g.user.Email, "oid": uuid(), "sub": randomB64(32), "ver": "2.0",
 		})
@@ -238,4 +254,16 @@ func isOIDCScope(sc string) bool {
 func uuid() string {
 	h := randomHex(16)
 	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:]
+}
+
+// defaultTenantID is the directory behind an authority: the tenant it names by ID, the personal
+// accounts' for consumers, a random one for common, organizations or a domain name.
+func defaultTenantID(tenant string) string {
+	switch t := strings.ToLower(tenant); {
+	case len(t) == 36 && strings.Count(t, "-") == 4:
+		return t
+	case t == "consumers":
+		return MicrosoftConsumersTenant
+	}
+	return uuid()
 }

@@ -87,6 +87,9 @@ type Options struct {
 	DeviceFlowDisabled bool
 	// Tenant (Microsoft) is the authority's path segment; default "common".
 	Tenant string
+	// TenantID (Microsoft) is the directory users sign in to, the tid of the tokens; default
+	// Tenant when that is a tenant ID, MicrosoftConsumersTenant for consumers, else a random ID.
+	TenantID string
 }
 
 // Request is one request as the simulation saw it. Parameter values are never recorded.
@@ -223,6 +226,9 @@ func New(p Provider, o Options) *Server {
 	}
 	if o.Tenant == "" {
 		o.Tenant = "common"
+	}
+	if o.TenantID == "" {
+		o.TenantID = defaultTenantID(o.Tenant)
 	}
 	def := defaults[p]
 	if def.codeLifetime == 0 {
