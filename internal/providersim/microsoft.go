@@ -53,20 +53,20 @@ func (s *Server) MicrosoftV1DeviceAuthorizationURL() string { return s.URL() + "
 func (s *Server) MicrosoftV1TokenURL() string { return s.URL() + "/oauth2/token" }
 
 func (s *Server) microsoftRoutes() map[string]route {
-	post := []string{http.MethodPost}
+	post, p := []string{http.MethodPost}, s.paths
 	t := "/" + s.opts.Tenant
 	return map[string]route{
-		t + "/oauth2/v2.0/devicecode": {EndpointDevice, post, s.microsoftDevice},
-		t + "/oauth2/v2.0/token":      {EndpointToken, post, s.microsoftToken},
-		t + "/oauth2/devicecode":      {EndpointDevice, post, s.microsoftDevice},
-		t + "/oauth2/token":           {EndpointToken, post, s.microsoftToken},
-		t + "/discovery/v2.0/keys":    {EndpointJWKS, []string{http.MethodGet}, s.serveJWKS},
+		t + p.device:             {EndpointDevice, post, s.microsoftDevice},
+		t + p.token:              {EndpointToken, post, s.microsoftToken},
+		t + "/oauth2/devicecode": {EndpointDevice, post, s.microsoftDevice},
+		t + "/oauth2/token":      {EndpointToken, post, s.microsoftToken},
+		t + p.jwks:               {EndpointJWKS, []string{http.MethodGet}, s.serveJWKS},
 	}
 }
 
 // microsoftError answers in Entra's error shape.
 func (s *Server) microsoftError(c *call, status int, code string, aadsts int, text string) {
-	now := time.Now().UTC()
+	now := s.clock.Now().UTC()
 	trace, corr := uuid(), uuid()
 	c.json(status, body{
 		"error": code,
@@ -170,16 +170,9 @@ func (s *Server) microsoftDeviceGrant(c *call) {
 	if dc == "" && microsoftV1(c) {
 		dc = c.form.Get("code") // v1's own parameter name
 	}
-	s.mu.Lock()
-	g, out := s.pollLocked(dc, true)
-	var tok body
+	g, out, tok := s.pollGrant(dc, func(g *grant) body { return s.microsoftIssueLocked(g, 0, microsoftV1(c)) })
 	if out == outApproved {
-		tok = s.microsoftIssueLocked(g, 0, microsoftV1(c))
-	}
-	s.mu.Unlock()
-	if out == outApproved {
-		s.notePoll(g, "token", http.StatusOK)
-		c.json(http.StatusOK, tok)
+		c.tokens(g, tok)
 		return
 	}
 	a := microsoftAnswers[out]
@@ -188,19 +181,18 @@ func (s *Server) microsoftDeviceGrant(c *call) {
 }
 
 func (s *Server) microsoftRefresh(c *call) {
-	rt := c.form.Get("refresh_token")
 	s.mu.Lock()
-	s.used = append(s.used, rt)
-	old, ok := s.refresh[rt]
-	if !ok || !s.usableLocked(old) {
-		s.mu.Unlock()
+	var tok body
+	if old, ok := s.presentRefreshLocked(c.form.Get("refresh_token")); ok {
+		old.rotated = true // Entra answers a new one; the old one stays valid until it expires
+		tok = s.microsoftIssueLocked(standIn(old, old.scope), old.family, microsoftV1(c))
+	}
+	s.mu.Unlock()
+	if tok == nil {
 		s.microsoftError(c, http.StatusBadRequest, "invalid_grant", 70008,
 			"The provided authorization code or refresh token has expired due to inactivity.")
 		return
 	}
-	old.rotated = true // Entra answers a new one; the old one stays valid until it expires
-	tok := s.microsoftIssueLocked(&grant{user: old.user, scope: old.scope}, old.family, microsoftV1(c))
-	s.mu.Unlock()
 	c.json(http.StatusOK, tok)
 }
 
@@ -208,7 +200,7 @@ func (s *Server) microsoftRefresh(c *call) {
 // token with openid.
 func (s *Server) microsoftIssueLocked(g *grant, family int, v1 bool) body {
 	scopes := strings.Fields(g.scope)
-	now := time.Now()
+	now := s.clock.Now()
 	exp := now.Add(s.opts.TokenLifetime)
 	access := s.sign(map[string]any{
 		"aud": "00000003-0000-0000-c000-000000000000", "iss": "https://sts.windows.net/" + s.opts.TenantID + "/", "tid": s.opts.TenantID,
@@ -219,8 +211,7 @@ func (s *Server) microsoftIssueLocked(g *grant, family int, v1 bool) body {
 	if slices.Contains(scopes, "offline_access") {
 		refresh = "0.AXEA" + randomB64(180)
 	}
-	s.issueLocked(family, g.user, g.scope, s.opts.TokenLifetime, access, refresh)
-	g.access, g.refresh = access, refresh
+	s.issueLocked(g, family, s.opts.TokenLifetime, access, refresh)
 	granted := strings.Join(slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return sc == "offline_access" }), " ")
 	life := seconds(s.opts.TokenLifetime) - 1
 	b := body{"token_type": "Bearer", "scope": granted, "access_token": access}
@@ -240,7 +231,7 @@ func (s *Server) microsoftIssueLocked(g *grant, family int, v1 bool) body {
 			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 			"name": g.user.Name, "preferred_username": g.user.Email, "oid": uuid(), "sub": randomB64(32), "ver": "2.0",
 		})
-		s.noteSecretLocked(id)
+		s.noteIDTokenLocked(id)
 		b["id_token"] = id
 	}
 	return b
