@@ -33,6 +33,11 @@ func TestClassification(t *testing.T) {
 		{name: "provider not ready retries", dl: providerNotReadyLogin("ns", "a")},
 		{name: "authorized, spec changed since", dl: stale(authorizedLogin("ns", "a"))},
 		{name: "denied, spec changed since", dl: stale(deniedLogin("ns", "a"))},
+		{name: "denied, Ready of an older generation", dl: func() *authv1alpha1.DeviceLogin {
+			dl := stale(deniedLogin("ns", "a"))
+			dl.Status.ObservedGeneration = 2
+			return dl
+		}()},
 		{name: "denied, reauthorize not handled yet", dl: annotated(deniedLogin("ns", "a"), authv1alpha1.ReauthorizeAnnotation, "")},
 		{name: "denied, reauthorize handled", dl: annotated(deniedLogin("ns", "a"), authv1alpha1.ReauthorizeAnnotation, "1795890948"), halted: true},
 		{name: "authorized, refresh not handled yet", dl: annotated(authorizedLogin("ns", "a"), authv1alpha1.RefreshAnnotation, "")},

@@ -144,8 +144,11 @@ func waitFor(ctx context.Context, t *target, cond waitCondition, timeout time.Du
 	}
 	precondition := func(store cache.Store) (bool, error) {
 		obj, exists, err := store.GetByKey(key.String())
-		if err != nil || !exists {
-			return false, err // not there yet: the watch tells when it comes back
+		if err != nil {
+			return false, err
+		}
+		if !exists { // it was there a moment ago
+			return false, fmt.Errorf("%s was deleted while waiting for it to be %s", t.ref(), cond)
 		}
 		return check(obj.(runtime.Object))
 	}

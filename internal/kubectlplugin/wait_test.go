@@ -46,7 +46,7 @@ func TestWaitCommand(t *testing.T) {
 			dl := tc.dl.DeepCopy()
 			dl.Name, dl.Spec.SecretName, dl.Status.SecretName = name, name+"-token", name+"-token"
 			createLogin(t, dl)
-			r := runPlugin(ctx, append([]string{"wait", name}, tc.args...)...)
+			r := runPlugin(ctx, append([]string{"wait", name, "--timeout=30s"}, tc.args...)...)
 			out := r.stdout
 			if tc.code != ExitOK {
 				out = r.stderr
