@@ -69,9 +69,9 @@ func newWaitCommand(o *Options, kf *kubeFlags) *cobra.Command {
   ready       Ready is True: the token Secret holds a valid access token.
   pending     a user code waits for approval (see: kubectl devicelogin pending).
 
-Only a status that the operator wrote after the latest spec change, reauthorize and refresh
-annotation counts, so "reauthorize NAME" followed by "wait NAME --for=authorized" waits for the new
-approval. --timeout=0 checks once.
+Only a status that the operator wrote after the latest spec change and the latest reauthorize and
+refresh annotations counts, so "reauthorize NAME" followed by "wait NAME --for=authorized" waits
+for the new approval. --timeout=0 checks once.
 
 Exit status:
   0  the condition holds
