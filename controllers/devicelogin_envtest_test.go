@@ -370,16 +370,19 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 		foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "taken", Namespace: ns}, StringData: map[string]string{"k": "v"}}
 		Expect(k8s.Create(ctx, foreign)).To(Succeed())
 		dl := newLogin(ctx, ns, "conflict", func(d *authv1alpha1.DeviceLogin) { d.Spec.SecretName = "taken" })
-		Expect(idp.Approve(waitForCode(ctx, dl), "frank@example.com")).To(Succeed())
+		By("refusing before any user code is requested, so that nobody approves a token that cannot be delivered")
 		Eventually(func() string { return readyReason(ctx, dl) }, 10*time.Second).Should(Equal("False/SecretConflict"))
 		Eventually(func() []string { return eventReasons(ctx, dl) }).Should(ContainElement(ReasonSecretConflict))
+		Consistently(func() int { return idp.Count(testidp.EndpointDevice) }, 2*time.Second).Should(BeZero())
+		Expect(getLogin(ctx, dl).Status.UserCode).To(BeEmpty())
 		s, _ := tokenSecret(ctx, ns, "taken")
 		Expect(s.Data).To(Equal(map[string][]byte{"k": []byte("v")}))
 		Expect(s.OwnerReferences).To(BeEmpty())
 
-		By("writing the Secret once the name is free")
+		By("starting the flow and writing the Secret once the name is free")
 		Expect(k8s.Delete(ctx, s)).To(Succeed())
 		annotate(ctx, dl, "example.com/nudge", "1")
+		Expect(idp.Approve(waitForCode(ctx, dl), "frank@example.com")).To(Succeed())
 		Eventually(func() string { return readyReason(ctx, dl) }, 10*time.Second).Should(Equal("True/Authorized"))
 	})
 
