@@ -19,12 +19,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/controllers"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/logsafe"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/metrics"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
@@ -107,14 +109,14 @@ func main() {
 	flow := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
 		Timeout:          providerTimeout,
 		AllowMetadataIPs: allowMetadataIPs,
-	})}
+	}), Observe: metrics.ObserveProviderRequest}
 	// Namespaced OAuthProviders are written by tenants: their requests may not reach the
 	// cluster's own network unless the admin allows it.
 	namespacedFlow := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
 		Timeout:          providerTimeout,
 		AllowMetadataIPs: allowMetadataIPs,
 		DenyPrivate:      !allowPrivateNamespaced,
-	})}
+	}), Observe: metrics.ObserveProviderRequest}
 	if err := controllers.SetupWithManager(mgr, controllers.Options{
 		ClusterResourceNamespace:        clusterResourceNamespace,
 		Flow:                            flow,
@@ -126,6 +128,17 @@ func main() {
 		MaxConcurrentReconciles:         maxConcurrentReconciles,
 	}); err != nil {
 		setupLog.Error(err, "Unable to set up the controllers")
+		os.Exit(1)
+	}
+
+	if err := controllers.SetupRolloutRestartWithManager(mgr, clock.RealClock{}); err != nil {
+		setupLog.Error(err, "Unable to set up the rollout-restart controller")
+		os.Exit(1)
+	}
+	// DeviceLogin gauges computed at scrape time from the cache, and the provider, refresh and
+	// restart counters, on the manager's metrics endpoint.
+	if err := metrics.Register(ctrlmetrics.Registry, mgr.GetClient()); err != nil {
+		setupLog.Error(err, "Unable to register the metrics")
 		os.Exit(1)
 	}
 

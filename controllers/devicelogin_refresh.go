@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devicelogin-dev/devicelogin-operator/internal/metrics"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -66,6 +68,7 @@ func (r *DeviceLoginReconciler) reconcileRefresh(ctx context.Context, s *loginSc
 	pctx, cancel := providerContext(ctx)
 	defer cancel()
 	tok, err := r.flowFor(s.provider).Refresh(pctx, cfg, st.RefreshToken)
+	metrics.RecordRefresh(providerLabel(s.provider.obj), err == nil)
 	if err == nil {
 		return false, r.refreshed(ctx, s, tok)
 	}

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"strings"
 
+	"github.com/devicelogin-dev/devicelogin-operator/internal/secrethash"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -80,6 +82,8 @@ func (r *DeviceLoginReconciler) desiredTokenSecret(dl *authv1alpha1.DeviceLogin,
 		}
 	}
 	s.Labels[authv1alpha1.DeviceLoginLabel] = dl.Name
+	// A hash of the data, so that Reloader-style tools see a new token without reading it.
+	s.Annotations[authv1alpha1.DataHashAnnotation] = secrethash.DataHash(data)
 	if err := controllerutil.SetControllerReference(dl, s, r.Scheme); err != nil {
 		return nil, err
 	}

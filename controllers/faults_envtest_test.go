@@ -279,8 +279,13 @@ var _ = Describe("A hostile provider", func() {
 				},
 			})).To(Succeed())
 			dl := newLogin(ctx, ns, "hostile")
-			Eventually(func() string { return readyCondition(ctx, dl).Reason }, 15*time.Second, 100*time.Millisecond).Should(Equal(wantReason))
-			Expect(readyCondition(ctx, dl).Message).To(ContainSubstring(wantInMessage))
+			// ProviderNotReady also reads "not resolved yet" for a moment at the start: wait for
+			// the message too.
+			Eventually(func(g Gomega) {
+				c := readyCondition(ctx, dl)
+				g.Expect(c.Reason).To(Equal(wantReason))
+				g.Expect(c.Message).To(ContainSubstring(wantInMessage))
+			}, 15*time.Second, 100*time.Millisecond).Should(Succeed())
 			if wantReason != ReasonAwaitingApproval {
 				Eventually(func() []string { return eventReasons(ctx, dl) }).Should(ContainElement(ReasonProviderError))
 			}
