@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 )
@@ -42,6 +44,7 @@ func BenchmarkCacheForeignSecrets(b *testing.B) {
 		}
 		b.Skip("KUBEBUILDER_ASSETS is not set (make test builds kube-apiserver and etcd into bin/k8s)")
 	}
+	log.SetLogger(logr.Discard())
 	env := &envtest.Environment{}
 	cfg, err := env.Start()
 	if err != nil {

@@ -84,6 +84,9 @@ func TestUnitTenantProviderBinding(t *testing.T) {
 				t.Errorf("token Secret access_token = %q: the current token must be served until it expires", got)
 			}
 
+			if t.Failed() {
+				return
+			}
 			// The new approval binds the grant to the new instance, which then gets the refreshes.
 			h.flow.PollTokenFn = func(context.Context, oauth.ClientConfig, string) (*oauth.Token, error) { return uToken(2, uLife), nil }
 			h.stepTo(dl.Status.NextPollTime.Time)
@@ -131,8 +134,8 @@ func TestUnitTenantProviderBinding(t *testing.T) {
 		}
 		h.clock.Step(time.Second)
 		h.mustReconcile()
-		if h.mustSecret(uStateName).Data[keyBinding] == nil {
-			t.Error("the state Secret did not adopt the provider's binding")
+		if h.mustSecret(uStateName).Data[keyBinding] == nil || h.dl().Status.NextRefreshTime == nil {
+			t.Fatalf("the state Secret did not adopt the provider's binding (events %q)", h.allEvents())
 		}
 		h.resetCounts()
 		h.clock.Step(time.Second)
