@@ -73,6 +73,10 @@ fuzz: ## Fuzz the response parsers and secretTemplate rendering, each for FUZZTI
 build: manifests generate fmt vet ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager .
 
+.PHONY: plugin
+plugin: ## Build the kubectl plugin bin/kubectl-devicelogin (put bin/ on PATH, then: kubectl devicelogin --help).
+	go build -o $(LOCALBIN)/kubectl-devicelogin ./cmd/kubectl-devicelogin
+
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from your host against the current kubeconfig.
 	go run . --cluster-resource-namespace=$${CLUSTER_RESOURCE_NAMESPACE:-devicelogin-system}

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,9 +35,10 @@ const (
 )
 
 // DeviceLoginReconciler runs the device authorization grant for DeviceLogins: it asks for a user
-// code, polls for the approval one request per reconcile, writes the token Secret and refreshes
-// the token before it expires. All timing lives in status as absolute times, so a restarted
-// controller resumes where it left off.
+// code, polls for the approval when the poll is due, writes the token Secret and refreshes the
+// token before it expires. The schedule that must survive a restart lives in status as absolute
+// times; the next poll of a pending code is kept in memory, and a restarted controller waits one
+// full interval before it polls.
 type DeviceLoginReconciler struct {
 	client.Client
 	// APIReader reads what the cache may not hold yet, and client Secrets, which it never holds.
@@ -54,8 +56,13 @@ type DeviceLoginReconciler struct {
 	// token) but that could not be written to the API server. It is written before the next
 	// request to the provider, so that a refused write never loses a refresh token.
 	unsaved sync.Map
-	// slowDowns counts, per DeviceLogin UID, the slow_down answers in a row to the pending code.
+	// slowDowns counts, per DeviceLogin (namespace/name), the slow_down answers in a row to the
+	// pending code.
 	slowDowns sync.Map
+	// polls holds, per DeviceLogin (namespace/name), the pollSlot of its pending code.
+	polls sync.Map
+	// expect tells reconciles whether the cache has seen this controller's own last writes.
+	expect writeExpectations
 }
 
 // +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins,verbs=get;list;watch;patch
@@ -117,11 +124,14 @@ func (s *loginScope) pending() bool { return s.state.DeviceCode != "" && s.dl.St
 
 // Reconcile brings one DeviceLogin a step further.
 func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	// The DeviceLogin and its state Secret are read from the API server, not the cache: a cache
-	// that has not yet seen the last status write would make this reconcile ask for a second
-	// user code, or poll early. Reconciles are few (one per poll or refresh), so the reads are cheap.
+	// The DeviceLogin and its state Secret come from the cache, so that waiting codes and quiet
+	// tokens cost the API server nothing; right after this controller's own write, before the
+	// cache has seen it, they are read from the API server (see writeExpectations).
 	dl := &authv1alpha1.DeviceLogin{}
-	if err := r.APIReader.Get(ctx, req.NamespacedName, dl); err != nil {
+	if err := r.read(ctx, loginKey(req.NamespacedName), req.NamespacedName, dl); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forgetLogin(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dl.DeletionTimestamp.IsZero() {
@@ -190,8 +200,37 @@ func (r *DeviceLoginReconciler) patchStatus(ctx context.Context, s *loginScope) 
 	if err := r.Status().Patch(wctx, s.dl, client.MergeFrom(s.before)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
+	r.expect.wrote(loginKey(client.ObjectKeyFromObject(s.dl)), s.dl.ResourceVersion, r.Clock.Now())
 	s.before = s.dl.DeepCopy()
 	return nil
+}
+
+// read gets an object from the cache, or from the API server while the cache has not yet seen
+// this controller's last write of it.
+func (r *DeviceLoginReconciler) read(ctx context.Context, expectKey string, key client.ObjectKey, obj client.Object) error {
+	err := r.Get(ctx, key, obj)
+	rv := obj.GetResourceVersion()
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if err != nil {
+		rv = ""
+	}
+	if r.expect.fresh(expectKey, rv, r.Clock.Now()) {
+		return err
+	}
+	return r.APIReader.Get(ctx, key, obj)
+}
+
+// loginKey and secretKey name objects in writeExpectations.
+func loginKey(key client.ObjectKey) string  { return "DeviceLogin/" + key.String() }
+func secretKey(key client.ObjectKey) string { return "Secret/" + key.String() }
+
+// forgetLogin drops what this controller remembers of a DeviceLogin that is gone.
+func (r *DeviceLoginReconciler) forgetLogin(key client.ObjectKey) {
+	r.expect.forget(loginKey(key))
+	r.polls.Delete(key.String())
+	r.slowDowns.Delete(key.String())
 }
 
 // reconcileState loads the controller's own Secret (device code, tokens), preferring state that
@@ -328,7 +367,7 @@ func (r *DeviceLoginReconciler) event(dl *authv1alpha1.DeviceLogin, eventType, r
 	r.Recorder.Eventf(dl, nil, eventType, reason, action, note, args...)
 }
 
-// nameOf is how messages name a DeviceLogin's provider.
+// providerName is how messages name a DeviceLogin's provider.
 func providerName(dl *authv1alpha1.DeviceLogin) string {
 	kind := dl.Spec.ProviderRef.Kind
 	if kind == "" {

@@ -43,7 +43,11 @@ func (r *DeviceLoginReconciler) reconcileFinalizer(ctx context.Context, dl *auth
 	} else {
 		controllerutil.RemoveFinalizer(dl, RevokeFinalizer)
 	}
-	return r.Patch(ctx, dl, patch)
+	if err := r.Patch(ctx, dl, patch); err != nil {
+		return err
+	}
+	r.expect.wrote(loginKey(client.ObjectKeyFromObject(dl)), dl.ResourceVersion, r.Clock.Now())
+	return nil
 }
 
 // reconcileDelete revokes the tokens at the provider (RFC 7009), best effort: after revokeGrace

@@ -20,10 +20,11 @@ import (
 // slowDownStep is how much every later poll waits longer after slow_down (RFC 8628 section 3.5).
 const slowDownStep = 5 * time.Second
 
-// reconcileFlow runs the device flow, one provider request per reconcile: it polls a pending code
-// when its poll is due, handles its expiry, or asks for a new code when the DeviceLogin has no
-// usable token (none yet, a grant-changing spec edit, a reauthorize request, a refused refresh
-// token, or an expiring token without a refresh token).
+// reconcileFlow runs the device flow, at most one provider request per reconcile (plus the subject
+// lookup after an approval): it polls a pending code when its poll is due, handles its expiry, or
+// asks for a new code when the DeviceLogin has no usable token (none yet, a grant-changing spec
+// edit, a reauthorize request, a refused refresh token, a provider instance that changed, or an
+// expiring token without a refresh token).
 func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope) (bool, error) {
 	dl := s.dl
 	if s.pending() {
@@ -37,7 +38,7 @@ func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope
 			s.wakeAt(expires)
 			return false, nil
 		}
-		if next := timeOf(dl.Status.NextPollTime); s.now.Before(next) {
+		if next := r.nextPoll(s); s.now.Before(next) {
 			s.wakeAt(next)
 			s.wakeAt(expires)
 			return false, nil
@@ -115,11 +116,11 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 		st.ApprovalURL = da.VerificationURI
 	}
 	st.UserCodeExpiresAt = mtime(s.now.Add(da.ExpiresIn))
-	st.PollInterval = int32(da.Interval / time.Second)
-	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1)) // rounded up: never early
+	st.PollInterval = int32((da.Interval + time.Second - 1) / time.Second) // whole seconds, never less
+	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))      // not before: rounded up
 	st.ConsecutiveFailures = 0
 	s.needCode, s.reauthorize = false, false
-	s.wakeAt(st.NextPollTime.Time)
+	r.setNextPoll(s, s.now.Add(interval))
 	log.FromContext(ctx).Info("User code issued", "userCode", st.UserCode, "verificationURI", st.VerificationURI,
 		"expiresAt", timestamp(st.UserCodeExpiresAt.Time))
 	r.event(dl, corev1.EventTypeNormal, EventUserCodeIssued, "RequestDeviceCode",
@@ -135,13 +136,10 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 		return r.clientConfigFailed(s, err)
 	}
 	interval := time.Duration(st.PollInterval) * time.Second
-	// The poll's slot is booked in status before the request goes out, so that a controller that
-	// dies right after polling (even by SIGKILL) does not poll again too early when it comes back.
-	// For the usual authorization_pending answer this is the only status write of the poll.
-	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))
-	if err := r.patchStatus(ctx, s); err != nil {
-		return err
-	}
+	// The next slot is booked in memory before the request goes out; a controller that restarts
+	// does not know it and waits a full interval instead (nextPoll), so it never polls early. The
+	// usual authorization_pending answer so costs the API server nothing.
+	r.polls.Store(loginName(dl), pollSlot{userCode: st.UserCode, next: s.now.Add(interval)})
 	pctx, cancel := providerContext(ctx)
 	defer cancel()
 	tok, err := r.flowFor(s.provider).PollToken(pctx, cfg, s.state.DeviceCode)
@@ -152,10 +150,10 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 		return r.authorized(ctx, s, cfg, tok)
 	case oauth.IsCode(err, "authorization_pending"):
 		st.ConsecutiveFailures = 0
-		r.slowDowns.Delete(dl.UID)
+		r.slowDowns.Delete(loginName(dl))
 	case oauth.IsCode(err, "slow_down"):
 		errors.As(err, &oerr)
-		interval = r.slowDownInterval(dl.UID, interval, oerr.Interval)
+		interval = r.slowDownInterval(loginName(dl), interval, oerr.Interval)
 		st.PollInterval = int32(interval / time.Second)
 		st.ConsecutiveFailures = 0
 		log.FromContext(ctx).V(1).Info("Provider asked to slow down", "pollInterval", st.PollInterval)
@@ -180,10 +178,38 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 			providerName(dl), err, authv1alpha1.ReauthorizeAnnotation))
 		return r.persist(ctx, s)
 	}
-	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))
-	s.wakeAt(st.NextPollTime.Time)
+	r.setNextPoll(s, s.now.Add(interval))
 	return nil
 }
+
+// pollSlot is when a pending code may be polled next, kept in memory at full precision so that
+// polling costs no status write.
+type pollSlot struct {
+	userCode string
+	next     time.Time
+}
+
+// nextPoll is when the pending code may be polled next. A code this process has not polled yet (it
+// was issued before a restart, or by another leader) waits one full interval from now, and never
+// less than the not-before time in status: this process cannot know when the last poll went out.
+func (r *DeviceLoginReconciler) nextPoll(s *loginScope) time.Time {
+	st := &s.dl.Status
+	if v, ok := r.polls.Load(loginName(s.dl)); ok && v.(pollSlot).userCode == st.UserCode {
+		return v.(pollSlot).next
+	}
+	next := maxTime(s.now.Add(time.Duration(st.PollInterval)*time.Second), timeOf(st.NextPollTime))
+	r.polls.Store(loginName(s.dl), pollSlot{userCode: st.UserCode, next: next})
+	return next
+}
+
+// setNextPoll books the next poll of the pending code at t.
+func (r *DeviceLoginReconciler) setNextPoll(s *loginScope, t time.Time) {
+	r.polls.Store(loginName(s.dl), pollSlot{userCode: s.dl.Status.UserCode, next: t})
+	s.wakeAt(t)
+}
+
+// loginName keys what this process remembers of a DeviceLogin.
+func loginName(dl *authv1alpha1.DeviceLogin) string { return dl.Namespace + "/" + dl.Name }
 
 // codeExpired handles a user code that expired unapproved: Renew asks for a fresh one at once,
 // Stop waits for the reauthorize annotation.
@@ -317,6 +343,9 @@ func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginSc
 	next := s.now.Add(delay)
 	st.NextPollTime = mtime(next.Add(time.Second - 1))
 	s.wakeAt(st.NextPollTime.Time)
+	if s.pending() {
+		r.setNextPoll(s, next)
+	}
 	log.FromContext(ctx).Info("Provider request failed, will retry", "what", what, "reason", err.Error(),
 		"failures", st.ConsecutiveFailures, "retryAt", timestamp(st.NextPollTime.Time))
 	if st.ConsecutiveFailures == 1 {
@@ -348,12 +377,12 @@ func (r *DeviceLoginReconciler) codesExhausted(dl *authv1alpha1.DeviceLogin) boo
 // gives one, else 5 s more (RFC 8628 section 3.5) and 5 s more again for every further slow_down
 // in a row. A client that started behind the server's interval (a provider that announced less
 // than it enforces) so catches up instead of staying behind by the same amount for ever.
-func (r *DeviceLoginReconciler) slowDownInterval(uid types.UID, interval, stated time.Duration) time.Duration {
+func (r *DeviceLoginReconciler) slowDownInterval(name string, interval, stated time.Duration) time.Duration {
 	n := 1
-	if v, ok := r.slowDowns.Load(uid); ok {
+	if v, ok := r.slowDowns.Load(name); ok {
 		n = v.(int) + 1
 	}
-	r.slowDowns.Store(uid, n)
+	r.slowDowns.Store(name, n)
 	return max(interval+time.Duration(n)*slowDownStep, stated)
 }
 

@@ -116,12 +116,12 @@ func resolveProvider(obj authv1alpha1.ProviderObject) *resolvedProvider {
 
 // providerBinding identifies the provider instance a grant belongs to: its UID (a provider
 // deleted and created again under the same name is another instance) and the endpoints that
-// tokens and device codes are sent to. A refresh token, a device code or a revocation goes only
+// tokens and device codes are sent to (the userinfo endpoint receives the access token). A refresh token, a device code or a revocation goes only
 // to the instance that issued it; when the binding changes, a person approves again.
 func providerBinding(obj authv1alpha1.ProviderObject) string {
 	st := obj.ProviderStatus()
 	h := sha256.New()
-	for _, v := range []string{string(obj.GetUID()), st.Issuer, st.DeviceAuthorizationURL, st.TokenURL, st.RevocationURL} {
+	for _, v := range []string{string(obj.GetUID()), st.Issuer, st.DeviceAuthorizationURL, st.TokenURL, st.RevocationURL, st.UserinfoURL} {
 		h.Write([]byte(v))
 		h.Write([]byte{0})
 	}
@@ -170,8 +170,9 @@ func (r *DeviceLoginReconciler) flowFor(p *resolvedProvider) oauth.DeviceFlow {
 }
 
 // isClientSecretProblem says whether an error from clientConfig is about the client secret itself
-// (missing, without the key, refused) rather than a failed API request, which is worth a retry.
+// (missing, without the key, refused as one of the operator's own Secrets) rather than a failed
+// API request, which is worth a retry.
 func isClientSecretProblem(err error) bool {
-	var status apierrors.APIStatus
-	return !errors.As(err, &status)
+	var managed *ManagedSecretError
+	return IsClientSecretMissing(err) || errors.As(err, &managed)
 }

@@ -141,7 +141,7 @@ func ownedBy(obj metav1.Object, dl *authv1alpha1.DeviceLogin) bool {
 func (r *DeviceLoginReconciler) loadState(ctx context.Context, dl *authv1alpha1.DeviceLogin) (*corev1.Secret, *loginState, error) {
 	key := types.NamespacedName{Namespace: dl.Namespace, Name: stateSecretName(dl)}
 	var s corev1.Secret
-	err := r.APIReader.Get(ctx, key, &s)
+	err := r.read(ctx, secretKey(key), key, &s)
 	if apierrors.IsNotFound(err) {
 		return nil, &loginState{}, nil
 	}
@@ -205,6 +205,7 @@ func (r *DeviceLoginReconciler) saveState(ctx context.Context, dl *authv1alpha1.
 			err = r.Update(ctx, s) // carries existing's resourceVersion: a conflict, not an overwrite
 		}
 		if err == nil {
+			r.expect.wrote(secretKey(client.ObjectKeyFromObject(s)), s.ResourceVersion, r.Clock.Now())
 			out = s
 			return nil
 		}

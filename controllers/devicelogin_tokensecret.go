@@ -93,11 +93,12 @@ func (r *DeviceLoginReconciler) desiredTokenSecret(dl *authv1alpha1.DeviceLogin,
 // conflict.
 func (r *DeviceLoginReconciler) applyTokenSecret(ctx context.Context, dl *authv1alpha1.DeviceLogin, want *corev1.Secret) (bool, error) {
 	var have corev1.Secret
-	err := r.Get(ctx, client.ObjectKeyFromObject(want), &have)
+	key := client.ObjectKeyFromObject(want)
+	err := r.read(ctx, secretKey(key), key, &have)
 	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), &have)
+		err = r.APIReader.Get(ctx, key, &have)
 		if apierrors.IsNotFound(err) {
-			return true, r.Create(ctx, want)
+			return true, r.write(ctx, want, r.Create(ctx, want))
 		}
 	}
 	if err != nil {
@@ -118,7 +119,7 @@ func (r *DeviceLoginReconciler) applyTokenSecret(ctx context.Context, dl *authv1
 		if err := r.Delete(ctx, &have, client.Preconditions{UID: &have.UID}); err != nil && !apierrors.IsNotFound(err) {
 			return false, err
 		}
-		return true, r.Create(ctx, want)
+		return true, r.write(ctx, want, r.Create(ctx, want))
 	}
 	updated := have.DeepCopy()
 	updated.Data = want.Data
@@ -134,7 +135,15 @@ func (r *DeviceLoginReconciler) applyTokenSecret(ctx context.Context, dl *authv1
 	if equality.Semantic.DeepEqual(&have, updated) {
 		return false, nil
 	}
-	return true, r.Update(ctx, updated)
+	return true, r.write(ctx, updated, r.Update(ctx, updated))
+}
+
+// write records a successful write of obj in writeExpectations and passes err on.
+func (r *DeviceLoginReconciler) write(_ context.Context, obj *corev1.Secret, err error) error {
+	if err == nil {
+		r.expect.wrote(secretKey(client.ObjectKeyFromObject(obj)), obj.ResourceVersion, r.Clock.Now())
+	}
+	return err
 }
 
 // deleteOldTokenSecret removes the token Secret of a previous spec.secretName, if it is ours.

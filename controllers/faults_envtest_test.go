@@ -212,7 +212,7 @@ var _ = Describe("Faults", Ordered, func() {
 		good, _ := tokenSecret(ctx, ns, "template")
 
 		cur := getLogin(ctx, dl)
-		cur.Spec.SecretTemplate.Data["auth"] = "Bearer {{ .Nope }}"
+		cur.Spec.SecretTemplate.Data["auth"] = "Bearer {{ b64dec .TokenType }}" // "Bearer" is no base64
 		cur.Spec.SecretTemplate.Data["extra"] = "x"
 		Expect(k8s.Update(ctx, cur)).To(Succeed())
 		Eventually(func() string { return readyReason(ctx, dl) }, 10*time.Second).Should(Equal("False/InvalidSpec"))

@@ -78,6 +78,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	} {
 		pr := &ProviderReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), HTTP: o.HTTPClient, Clock: o.Clock,
+			NamespacedHTTP: o.NamespacedHTTPClient, AllowPrivateNamespacedProviders: o.AllowPrivateNamespacedProviders,
 			ClusterResourceNamespace: o.ClusterResourceNamespace, DiscoveryInterval: o.DiscoveryInterval,
 			Discover: oauth.Discover, NewObject: kind.new,
 		}

@@ -13,6 +13,13 @@ const (
 	// DeviceLoginLabel marks the token Secret and the operator's own state Secret with the name of
 	// the DeviceLogin they belong to. The manager caches only Secrets with this label.
 	DeviceLoginLabel = "auth.devicelogin.dev/devicelogin"
+	// DataHashAnnotation is stamped on every token Secret: the SHA-256 (hex) of the Secret's data,
+	// as computed by internal/secrethash.DataHash. It changes exactly when the data changes, so
+	// Reloader-style tools (and pod-template annotations copied from it) can restart consumers.
+	DataHashAnnotation = "auth.devicelogin.dev/data-hash"
+	// RestartedAtAnnotation is set on the pod template of each of spec.rolloutRestartTargets
+	// (RFC 3339) to restart it, as `kubectl rollout restart` does with its own key.
+	RestartedAtAnnotation = "auth.devicelogin.dev/restartedAt"
 )
 
 // ProviderKind is the kind of provider a DeviceLogin references.
@@ -36,6 +43,30 @@ const (
 	// CodeExpiryStop waits for the reauthorize annotation.
 	CodeExpiryStop CodeExpiryPolicy = "Stop"
 )
+
+// RolloutRestartKind is the kind of a workload restarted when the token Secret changes.
+// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet
+type RolloutRestartKind string
+
+// The workload kinds that can be restarted.
+const (
+	RolloutRestartDeployment  RolloutRestartKind = "Deployment"
+	RolloutRestartStatefulSet RolloutRestartKind = "StatefulSet"
+	RolloutRestartDaemonSet   RolloutRestartKind = "DaemonSet"
+)
+
+// RolloutRestartTarget names a workload (apps/v1) in the DeviceLogin's namespace whose pods are
+// restarted when the token Secret's data changes.
+type RolloutRestartTarget struct {
+	// Kind of the workload: Deployment, StatefulSet or DaemonSet.
+	Kind RolloutRestartKind `json:"kind"`
+
+	// Name of the workload, in the DeviceLogin's namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+	Name string `json:"name"`
+}
 
 // ProviderReference names the OAuthProvider (in the DeviceLogin's namespace) or ClusterOAuthProvider
 // to ask.
@@ -143,6 +174,26 @@ type DeviceLoginSpec struct {
 	// +kubebuilder:default=false
 	// +optional
 	RevokeOnDelete bool `json:"revokeOnDelete"`
+
+	// RolloutRestartTargets are workloads in this namespace restarted (as by `kubectl rollout
+	// restart`) when the token Secret's data changes, for consumers that read the token once: from
+	// an environment variable or a subPath mount. Workloads that mount the Secret as a directory see
+	// new files without a restart and need not be listed. The first token the operator sees for a
+	// DeviceLogin restarts nothing.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	// +optional
+	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
+
+	// RolloutRestartMinInterval is the least time between two restarts of the targets: a token that
+	// changes again within it restarts them once, at the end of the interval, with the newest data.
+	// Default 5m; 0s restarts on every change.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$')",message="rolloutRestartMinInterval must be a duration such as 5m or 1h30m"
+	// +kubebuilder:default="5m"
+	// +optional
+	RolloutRestartMinInterval *metav1.Duration `json:"rolloutRestartMinInterval,omitempty"`
 }
 
 // DeviceLoginStatus is where the flow stands. The times are absolute so that a restarted
@@ -238,6 +289,19 @@ type DeviceLoginStatus struct {
 	// acted on.
 	// +optional
 	LastHandledRefresh string `json:"lastHandledRefresh,omitempty"`
+
+	// RolloutRestartedDataHash is the token Secret's data hash (auth.devicelogin.dev/data-hash)
+	// that spec.rolloutRestartTargets were last restarted for, or, before the first restart, the
+	// first hash seen. The targets are restarted when the Secret's hash differs from it. Empty
+	// while the DeviceLogin has no rolloutRestartTargets.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	RolloutRestartedDataHash string `json:"rolloutRestartedDataHash,omitempty"`
+
+	// LastRolloutRestartTime is when spec.rolloutRestartTargets were last restarted; the next
+	// restart comes no earlier than spec.rolloutRestartMinInterval after it.
+	// +optional
+	LastRolloutRestartTime *metav1.Time `json:"lastRolloutRestartTime,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -1,4 +1,4 @@
-package testidp
+package providersim
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ var faultEndpoints = map[string]bool{
 // unknown endpoint name panics: it is a typo in the test.
 func (s *Server) SetFault(endpoint string, f Fault) {
 	if !faultEndpoints[endpoint] {
-		panic(fmt.Sprintf("testidp: SetFault: unknown endpoint %q", endpoint))
+		panic(fmt.Sprintf("providersim: SetFault: unknown endpoint %q", endpoint))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -94,7 +94,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) {
 	case FaultTrickle:
 		s.trickle(w, r)
 	default:
-		panic(fmt.Sprintf("testidp: unknown fault %q", f))
+		panic(fmt.Sprintf("providersim: unknown fault %q", f))
 	}
 }
 
