@@ -119,9 +119,9 @@ func TestUnitFlowSlowDownCatchesUpWithStrictServer(t *testing.T) {
 	}
 	h.mustReconcile()
 	var clientInterval int32
-	for i := 0; i < 60 && h.dl().Status.NextPollTime != nil; i++ {
+	for i := 0; i < 60 && h.dl().Status.UserCode != ""; i++ {
 		clientInterval = h.dl().Status.PollInterval
-		h.stepTo(h.dl().Status.NextPollTime.Time)
+		h.stepTo(h.nextPollAt())
 		h.mustReconcile()
 	}
 	t.Logf("MEASURE %d polls, %d slow_down, server interval %s, client interval %ds", polls, slowDowns, serverInterval, clientInterval)
