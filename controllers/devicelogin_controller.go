@@ -63,6 +63,8 @@ type DeviceLoginReconciler struct {
 	polls sync.Map
 	// expect tells reconciles whether the cache has seen this controller's own last writes.
 	expect writeExpectations
+	// secrets holds client secrets for clientSecretTTL.
+	secrets clientSecretCache
 }
 
 // +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins,verbs=get;list;watch;patch

@@ -201,7 +201,8 @@ func TestUnitFlowClientSecretReadError(t *testing.T) {
 		refuse(h)
 		h.mustReconcile()
 		refusing = true
-		h.stepTo(h.dl().Status.NextPollTime.Time)
+		// Past the time a client secret is reused, so that the poll has to read it again.
+		h.stepTo(h.dl().Status.NextPollTime.Add(clientSecretTTL))
 		if _, err := h.reconcile(); err == nil {
 			t.Error("Reconcile returned no error although the client secret could not be read")
 		}

@@ -136,7 +136,7 @@ func (r *DeviceLoginReconciler) clientConfig(ctx context.Context, s *loginScope)
 
 // clientConfigFor is clientConfig for a given provider.
 func (r *DeviceLoginReconciler) clientConfigFor(ctx context.Context, p *resolvedProvider) (oauth.ClientConfig, error) {
-	secret, err := readClientSecret(ctx, r.APIReader, p.obj, r.ClusterResourceNamespace)
+	secret, err := r.readClientSecretCached(ctx, p.obj)
 	if err != nil {
 		return oauth.ClientConfig{}, err
 	}
