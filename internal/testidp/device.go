@@ -35,6 +35,7 @@ type deviceGrant struct {
 	state      deviceState
 	subject    string
 	consumed   bool // tokens were handed out; the code is spent
+	marks      timelineMarks
 }
 
 // handleDeviceAuthorization is RFC 8628 3.1/3.2.
@@ -152,6 +153,7 @@ func (s *Server) Approve(userCode, subject string) error {
 	}
 	g.state = stateApproved
 	g.subject = subject
+	g.marks.approvedAt = s.clock.Now()
 	return nil
 }
 

@@ -141,6 +141,8 @@ type Server struct {
 	slowDowns int
 	// slowDownsSent counts slow_down answers, forced or earned.
 	slowDownsSent int
+	// refreshMarks holds the times of successful refreshes by grant (CodeTimelines).
+	refreshMarks map[int][]time.Time
 }
 
 // New starts a provider on 127.0.0.1 with an ephemeral port. It panics on

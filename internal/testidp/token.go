@@ -104,6 +104,7 @@ func (s *Server) deviceGrant(form url.Values) (map[string]any, *oauthError) {
 	}
 	g.consumed = true
 	s.nextGrant++
+	g.marks.tokenAt, g.marks.grant = now, s.nextGrant
 	return s.issueLocked(s.nextGrant, g.subject, g.scope, g.scope, true), nil
 }
 
@@ -131,6 +132,7 @@ func (s *Server) refreshGrant(form url.Values) (map[string]any, *oauthError) {
 	if rotate {
 		old.invalid = true
 	}
+	s.noteRefreshLocked(old.grant)
 	return s.issueLocked(old.grant, old.subject, scope, old.scope, rotate), nil
 }
 
