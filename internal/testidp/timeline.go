@@ -23,6 +23,9 @@ type CodeTimeline struct {
 	FirstTokenAt time.Time
 	// Polls counts the token requests that named the device code, answered or refused.
 	Polls int
+	// EarlyPolls counts the polls that came sooner than the interval and earned slow_down
+	// (forced slow_down answers, ForceSlowDown, are not counted).
+	EarlyPolls int
 	// Refreshes are the times of the successful refresh-token answers for the grant this code
 	// started, oldest first.
 	Refreshes []time.Time
@@ -33,6 +36,7 @@ type timelineMarks struct {
 	approvedAt time.Time
 	tokenAt    time.Time
 	grant      int // the grant number its tokens carry; 0 until tokens were issued
+	earlyPolls int
 }
 
 // noteRefreshLocked records a successful refresh of grant.
@@ -57,6 +61,7 @@ func (s *Server) CodeTimelines() []CodeTimeline {
 			ApprovedAt:   g.marks.approvedAt,
 			FirstTokenAt: g.marks.tokenAt,
 			Polls:        g.polls,
+			EarlyPolls:   g.marks.earlyPolls,
 		}
 		if g.marks.grant != 0 {
 			tl.Refreshes = slices.Clone(s.refreshMarks[g.marks.grant])

@@ -17,15 +17,21 @@ func TestCodeTimelines(t *testing.T) {
 
 	fc.Step(5 * time.Second) // a: 6 s after issue
 	wantError(t, poll(t, s, a.code), 400, "authorization_pending")
-	fc.Step(1500 * time.Millisecond)
+	wantError(t, poll(t, s, b.code), 400, "authorization_pending")
+	fc.Step(time.Second)
+	wantError(t, poll(t, s, b.code), 400, "slow_down") // 1 s after its last poll: early
+	fc.Step(500 * time.Millisecond)
 	if err := s.Approve(a.user, "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	approved := fc.Now()
-	fc.Step(4 * time.Second) // 5.5 s after the last poll
+	fc.Step(4 * time.Second) // 5.5 s after a's last poll
 	tok := poll(t, s, a.code)
 	wantOK(t, tok)
 	answered := fc.Now()
+	s.ForceSlowDown(1)
+	fc.Step(20 * time.Second)
+	wantError(t, poll(t, s, b.code), 400, "slow_down") // forced, not early
 	fc.Step(6 * time.Second)
 	wantError(t, poll(t, s, a.code), 400, "invalid_grant") // spent: FirstTokenAt stays
 
@@ -42,7 +48,7 @@ func TestCodeTimelines(t *testing.T) {
 	want := []CodeTimeline{
 		{UserCode: a.user, Scope: "bench.a openid", IssuedAt: t0, ApprovedAt: approved, FirstTokenAt: answered,
 			Polls: 3, Refreshes: []time.Time{first, second}},
-		{UserCode: b.user, Scope: "bench.b", IssuedAt: t0.Add(time.Second)},
+		{UserCode: b.user, Scope: "bench.b", IssuedAt: t0.Add(time.Second), Polls: 3, EarlyPolls: 1},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("timelines\n got %+v\nwant %+v", got, want)

@@ -87,6 +87,7 @@ func (s *Server) deviceGrant(form url.Values) (map[string]any, *oauthError) {
 	if !prev.IsZero() && now.Sub(prev)+s.opts.PollLeeway < g.interval {
 		g.interval += 5 * time.Second
 		s.slowDownsSent++
+		g.marks.earlyPolls++
 		return nil, badRequest("slow_down", "polling faster than the interval")
 	}
 	if s.slowDowns > 0 {
