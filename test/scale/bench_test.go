@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/devicelogin-dev/devicelogin-operator/test/e2e/framework"
 )
@@ -24,6 +27,7 @@ func TestSmoke(t *testing.T) {
 		PendingWindow: 11 * time.Second, Unrelated: 20, UnrelatedBytes: 100, Workers: 4, PhaseTimeout: 2 * time.Minute}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	ctrllog.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	res := &results{N: cfg.N, TokenLifetime: cfg.TokenLifetime}
 	b := &bench{cfg: cfg, res: res, say: t.Logf, createdAt: map[client.ObjectKey]time.Time{}}
 	if err := b.setup(ctx); err != nil {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +35,17 @@ func TestMachineFacts(t *testing.T) {
 	if l := loadavg(); len(strings.Fields(l)) != 3 {
 		t.Errorf("loadavg %q", l)
 	}
-	if c := commit(); c == "" {
-		t.Errorf("no commit")
+	bin := filepath.Join(t.TempDir(), "manager")
+	t.Setenv("MANAGER_BINARY", bin)
+	if c := commit(); c != "unknown" {
+		t.Errorf("commit of a missing binary: %q", c)
+	}
+	self, err := os.Executable() // a test binary carries no VCS stamp: the repository's HEAD
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MANAGER_BINARY", self)
+	if c := commit(); !strings.Contains(c, "the repository's HEAD") || len(c) < 40 {
+		t.Errorf("commit of a binary without VCS information: %q", c)
 	}
 }

@@ -75,7 +75,11 @@ func (r *results) rows() []row {
 		r.PendingRequests.per(polls), "–", fmt.Sprintf("≤ %.1f", goalRequestsPerPoll),
 		verdict(r.PendingRequests != nil && polls > 0, r.PendingRequests.total()/polls <= goalRequestsPerPoll))
 	refreshes := float64(r.Refreshes)
-	add(fmt.Sprintf("API requests per refresh (%d refreshes)", r.Refreshes), r.RefreshRequests.per(refreshes), "–",
+	perRefresh := r.RefreshRequests.per(refreshes)
+	if refreshes > 0 {
+		perRefresh += fmt.Sprintf("; writes %.2f", r.RefreshRequests.writes()/refreshes)
+	}
+	add(fmt.Sprintf("API requests per refresh (%d refreshes)", r.Refreshes), perRefresh, "–",
 		fmt.Sprintf("≤ %d writes (3 + its event)", goalWritesPerRefresh),
 		verdict(r.RefreshRequests != nil && refreshes > 0, r.RefreshRequests.writes()/refreshes <= goalWritesPerRefresh))
 	add(fmt.Sprintf("API requests with nothing due (%s after the flows)", secs(r.IdleWindow)), counts(r.IdleRequests), "–",
@@ -148,7 +152,7 @@ func cpuText(ps []phaseCPU) string {
 
 // write prints the run's header, the table and the notes as markdown.
 func (r *results) write(w io.Writer) {
-	fmt.Fprintf(w, "bench-scale: N=%d, commit %s, %s, %s\n\n", r.N, r.Commit, r.Started.UTC().Format(time.RFC3339), secs(r.Elapsed))
+	fmt.Fprintf(w, "bench-scale: N=%d, manager built from commit %s, %s, %s\n\n", r.N, r.Commit, r.Started.UTC().Format(time.RFC3339), secs(r.Elapsed))
 	fmt.Fprintf(w, "Provider interval %s, token lifetime %s, approvals uniform 0.5–4.5 s after issuance. "+
 		"Load average at start: %s; at end: %s.\n\n", r.Interval, r.TokenLifetime, r.LoadStart, r.LoadEnd)
 	fmt.Fprintln(w, "| figure | operator | naive client | goal (issue 12) | met |")

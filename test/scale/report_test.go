@@ -91,12 +91,12 @@ func TestReportWrite(t *testing.T) {
 	for _, want := range []string{
 		"| figure | operator | naive client | goal (issue 12) | met |",
 		"| excess over the RFC floor, p99 | 0.40 s | 0.02 s | ≤ 0.50 s | met |",
-		"| API requests per refresh (2 refreshes) | 8.00 (GET 5.00, PATCH 1.00, POST 1.00, PUT 1.00) |",
+		"| API requests per refresh (2 refreshes) | 8.00 (GET 5.00, PATCH 1.00, POST 1.00, PUT 1.00); writes 3.00 |",
 		"| API requests with nothing due (20.00 s after the flows) | 0 | – | 0 | met |",
 		"40.0 MiB → 43.0 MiB (+7.5%)",
 		"flows 1.5, idle 0.0",
 		"- something happened",
-		"commit abc1234",
+		"manager built from commit abc1234",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
