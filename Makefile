@@ -61,6 +61,11 @@ demo: build envtest dex ## Run the operator against a local control plane and De
 bench: envtest ## Run the benchmarks.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test ./... -run '^$$' -bench . -benchmem
 
+N ?= 1000
+.PHONY: bench-scale
+bench-scale: build envtest ## Measure N (1000) DeviceLogins at once beside a naive client, goals of issue 12 (docs/performance.md); BENCH_SCALE_ARGS adds flags.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" MANAGER_BINARY="$(LOCALBIN)/manager" go run ./test/scale -n $(N) $(BENCH_SCALE_ARGS)
+
 .PHONY: fuzz
 fuzz: ## Fuzz the response parsers and secretTemplate rendering, each for FUZZTIME (30s by default).
 	go test ./internal/oauth/ -run '^$$' -fuzz '^FuzzParseTokenResponse$$' -fuzztime $${FUZZTIME:-30s}
