@@ -120,7 +120,7 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))      // not before: rounded up
 	st.ConsecutiveFailures = 0
 	s.needCode, s.reauthorize = false, false
-	r.setNextPoll(s, s.now.Add(interval))
+	r.setNextPoll(s, r.answeredAt(s).Add(interval))
 	log.FromContext(ctx).Info("User code issued", "userCode", st.UserCode, "verificationURI", st.VerificationURI,
 		"expiresAt", timestamp(st.UserCodeExpiresAt.Time))
 	r.event(dl, corev1.EventTypeNormal, EventUserCodeIssued, "RequestDeviceCode",
@@ -178,7 +178,7 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 			providerName(dl), err, authv1alpha1.ReauthorizeAnnotation))
 		return r.persist(ctx, s)
 	}
-	r.setNextPoll(s, s.now.Add(interval))
+	r.setNextPoll(s, r.answeredAt(s).Add(interval))
 	return nil
 }
 
@@ -206,6 +206,13 @@ func (r *DeviceLoginReconciler) nextPoll(s *loginScope) time.Time {
 func (r *DeviceLoginReconciler) setNextPoll(s *loginScope, t time.Time) {
 	r.polls.Store(loginName(s.dl), pollSlot{userCode: s.dl.Status.UserCode, next: t})
 	s.wakeAt(t)
+}
+
+// answeredAt is when the provider's answer arrived: the next poll is counted from then, not from
+// when the request was sent, so that it is never early by the provider's clock however long the
+// request took on the way (the provider counts from when it received it).
+func (r *DeviceLoginReconciler) answeredAt(s *loginScope) time.Time {
+	return maxTime(r.Clock.Now(), s.now)
 }
 
 // loginName keys what this process remembers of a DeviceLogin.
