@@ -28,6 +28,7 @@ import (
 	"github.com/devicelogin-dev/devicelogin-operator/controllers"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/logsafe"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/watchns"
 )
 
 var scheme = runtime.NewScheme()
@@ -44,6 +45,7 @@ func main() {
 		allowMetadataIPs                                 bool
 		providerTimeout                                  time.Duration
 		maxConcurrentReconciles                          int
+		watchNamespaces                                  watchns.List
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"e.g. :8443 for HTTPS or :8080 for HTTP; 0 disables it.")
@@ -59,6 +61,9 @@ func main() {
 		"to link-local cloud metadata addresses (169.254.0.0/16, fd00:ec2::254). Leave off.")
 	flag.DurationVar(&providerTimeout, "provider-timeout", 15*time.Second, "Timeout of each request to a provider.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DeviceLogins reconciled at once.")
+	flag.Var(&watchNamespaces, "watch-namespaces", "Comma-separated namespaces whose DeviceLogins, "+
+		"OAuthProviders and Secrets the manager watches; empty: every namespace. ClusterOAuthProviders "+
+		"are watched cluster-wide either way.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -102,7 +107,7 @@ func main() {
 		// The lease lives beside the operator: in a cluster that is the pod's namespace, which is
 		// also the default cluster-resource namespace; outside one (make run) there is no other.
 		LeaderElectionNamespace: clusterResourceNamespace,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+		Cache: cache.Options{DefaultNamespaces: watchNamespaces.DefaultNamespaces(), ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Label: labels.NewSelector().Add(*owned)},
 		}},
 	})
@@ -136,7 +141,7 @@ func main() {
 	}
 
 	setupLog.Info("Starting manager", "clusterResourceNamespace", clusterResourceNamespace,
-		"leaderElection", enableLeaderElection)
+		"leaderElection", enableLeaderElection, "watchNamespaces", watchNamespaces.String())
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Manager exited")
 		fmt.Fprintln(os.Stderr, err)
