@@ -348,7 +348,7 @@ func (d *demo) watch(ctx context.Context, dl *authv1alpha1.DeviceLogin) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 		if exited, err := d.mgr.Process().Exited(); exited {
-			return fmt.Errorf("the manager exited (%v); see %s", err, d.mgr.LogPath)
+			return fmt.Errorf("the manager exited (%w); see %s", err, d.mgr.LogPath)
 		}
 		if err := d.cp.Client.Get(ctx, key, dl); err != nil {
 			if ctx.Err() != nil {

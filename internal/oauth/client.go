@@ -72,7 +72,7 @@ func (c *Client) RequestDeviceCode(ctx context.Context, cfg ClientConfig, req De
 		form.Set("audience", req.Audience)
 	}
 	secrets := []string{cfg.ClientSecret}
-	resp, err := c.postForm(ctx, cfg, cfg.Endpoints.DeviceAuthorizationURL, "device authorization URL", form, secrets)
+	resp, err := c.postForm(ctx, cfg, cfg.Endpoints.DeviceAuthorizationURL, "device authorization URL", form)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (c *Client) PollToken(ctx context.Context, cfg ClientConfig, deviceCode str
 	}
 	form := url.Values{"grant_type": {deviceGrantType}, "device_code": {deviceCode}}
 	secrets := []string{deviceCode, cfg.ClientSecret}
-	resp, err := c.postForm(ctx, cfg, cfg.Endpoints.TokenURL, "token URL", form, secrets)
+	resp, err := c.postForm(ctx, cfg, cfg.Endpoints.TokenURL, "token URL", form)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (c *Client) Revoke(ctx context.Context, cfg ClientConfig, token, tokenTypeH
 		form.Set("token_type_hint", tokenTypeHint)
 	}
 	secrets := []string{token, cfg.ClientSecret}
-	resp, err := c.postForm(ctx, cfg, cfg.Endpoints.RevocationURL, "revocation URL", form, secrets)
+	resp, err := c.postForm(ctx, cfg, cfg.Endpoints.RevocationURL, "revocation URL", form)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ type rawResponse struct {
 }
 
 // postForm sends one form POST with client authentication per cfg.
-func (c *Client) postForm(ctx context.Context, cfg ClientConfig, endpoint, what string, form url.Values, secrets []string) (*rawResponse, error) {
+func (c *Client) postForm(ctx context.Context, cfg ClientConfig, endpoint, what string, form url.Values) (*rawResponse, error) {
 	if endpoint == "" {
 		return nil, fmt.Errorf("oauth: no %s configured", what)
 	}
@@ -190,13 +190,15 @@ func doRequest(ctx context.Context, hc *http.Client, req *http.Request) (*rawRes
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}
+	defer resp.Body.Close()
 	body, err := readLimited(resp.Body)
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
 			return nil, &TransientError{Reason: err.Error(), StatusCode: resp.StatusCode}
 		}
 		terr := transportError(ctx, err)
-		if te, ok := terr.(*TransientError); ok {
+		var te *TransientError
+		if errors.As(terr, &te) {
 			te.StatusCode = resp.StatusCode
 		}
 		return nil, terr

@@ -91,7 +91,7 @@ func idTokenError(ctx context.Context, err error, secrets []string) error {
 }
 
 func (c *Client) subjectFromUserinfo(ctx context.Context, endpoint, accessToken string, secrets []string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, http.NoBody)
 	if err != nil {
 		return "", errors.New("oauth: userinfo URL is not a valid URL")
 	}

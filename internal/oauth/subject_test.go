@@ -50,7 +50,7 @@ func TestSubjectFromIDToken(t *testing.T) {
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 		{Key: &keys[0].PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"},
 	}})
-	p := newProvider(t, func(w http.ResponseWriter, r *http.Request) {
+	p := newProvider(t, func(w http.ResponseWriter, _ *http.Request) {
 		reply(w, 200, "application/json", string(jwks))
 	})
 	issuer := p.URL

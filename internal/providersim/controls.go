@@ -130,7 +130,7 @@ func (s *Server) IsRefreshTokenValid(tok string) bool {
 // provider whose rotation kills the old token (Sentry, GitHub, GitLab; Entra keeps it valid and
 // Google does not rotate).
 func (s *Server) usableLocked(rt *refreshToken) bool {
-	return !rt.revoked && !(rt.rotated && s.provider != Microsoft)
+	return !rt.revoked && (!rt.rotated || s.provider == Microsoft)
 }
 
 // UsedRefreshTokens lists the refresh tokens presented to the token endpoint, in order.

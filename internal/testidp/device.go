@@ -86,14 +86,14 @@ func (s *Server) bareClientIDAllowed(r *http.Request, form url.Values) bool {
 
 // newUserCodeLocked draws an unused XXXX-XXXX code.
 func (s *Server) newUserCodeLocked() string {
-	max := big.NewInt(int64(len(userCodeAlphabet)))
+	alphabetSize := big.NewInt(int64(len(userCodeAlphabet)))
 	for {
 		var b strings.Builder
 		for i := 0; i < 8; i++ {
 			if i == 4 {
 				b.WriteByte('-')
 			}
-			n, err := rand.Int(rand.Reader, max)
+			n, err := rand.Int(rand.Reader, alphabetSize)
 			if err != nil {
 				panic(fmt.Sprintf("testidp: reading random bytes: %v", err))
 			}

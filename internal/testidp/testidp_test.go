@@ -73,7 +73,7 @@ func post(t *testing.T, u string, form url.Values, mod ...func(*http.Request)) r
 
 func get(t *testing.T, u string, mod ...func(*http.Request)) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
+	req, err := http.NewRequest(http.MethodGet, u, http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestDeviceGrantOutcomes(t *testing.T) {
 			}
 			fc.Step(5 * time.Minute)
 		}, "expired_token"},
-		{"unknown device code", func(_ *testing.T, _ *Server, _ *testclock.FakeClock, d device) {}, "invalid_grant"},
+		{"unknown device code", func(_ *testing.T, _ *Server, _ *testclock.FakeClock, _ device) {}, "invalid_grant"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -577,7 +577,7 @@ func TestOIDC(t *testing.T) {
 	tok := post(t, s.TokenURL(), url.Values{"grant_type": {DeviceGrantType}, "device_code": {d.str("device_code")}}, basic("test-client", "pw"))
 	wantOK(t, tok)
 
-	jws, err := jose.ParseSigned(tok.str("id_token"), []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(tok.str("id_token"), []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatalf("parsing id_token: %v", err)
 	}
@@ -670,37 +670,37 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("got a response: %d", res.StatusCode)
 			}
 		}},
-		{Fault500, time.Second, wantStatus(500, "")},
+		{Fault500, time.Second, wantStatus(500, "")}, //nolint:bodyclose // the loop below closes the body
 		{Fault429, time.Second, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(429, "")(t, res, err)
+			wantStatus(429, "")(t, res, err) //nolint:bodyclose // the loop below closes the body
 			if res.Header.Get("Retry-After") != "2" {
 				t.Errorf("Retry-After %q", res.Header.Get("Retry-After"))
 			}
 		}},
-		{FaultHang, 200 * time.Millisecond, func(t *testing.T, res *http.Response, err error) {
+		{FaultHang, 200 * time.Millisecond, func(t *testing.T, _ *http.Response, err error) {
 			if err == nil || !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "Timeout") {
 				t.Fatalf("want a client timeout, got %v", err)
 			}
 		}},
 		{FaultHTML, time.Second, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(200, "text/html")(t, res, err)
+			wantStatus(200, "text/html")(t, res, err) //nolint:bodyclose // the loop below closes the body
 		}},
 		{FaultGarbage, time.Second, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(200, "application/json")(t, res, err)
+			wantStatus(200, "application/json")(t, res, err) //nolint:bodyclose // the loop below closes the body
 			b, _ := io.ReadAll(res.Body)
 			if json.Valid(b) {
 				t.Errorf("garbage is valid JSON: %q", b)
 			}
 		}},
 		{FaultHuge, 5 * time.Second, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(200, "application/json")(t, res, err)
+			wantStatus(200, "application/json")(t, res, err) //nolint:bodyclose // the loop below closes the body
 			n, err := io.Copy(io.Discard, res.Body)
 			if err != nil || n != HugeBodySize {
 				t.Errorf("read %d bytes (%v), want %d", n, err, HugeBodySize)
 			}
 		}},
 		{FaultTrickle, 800 * time.Millisecond, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(200, "application/json")(t, res, err)
+			wantStatus(200, "application/json")(t, res, err) //nolint:bodyclose // the loop below closes the body
 			b, err := io.ReadAll(res.Body)
 			if err == nil || len(b) < 1 || len(b) > 2 {
 				t.Errorf("read %q (%v), want a byte or two then a timeout", b, err)
