@@ -158,7 +158,12 @@ func checkDeploymentArgs(docs []*unstructured.Unstructured, watch watchns.List) 
 			var got []string
 			for _, a := range args {
 				if v, ok := strings.CutPrefix(a, "--watch-namespaces="); ok {
-					got = append(got, v)
+					// As the manager reads it: order and blanks do not matter.
+					var l watchns.List
+					if err := l.Set(v); err != nil {
+						problems = append(problems, fmt.Sprintf("Deployment %s: --watch-namespaces: %v", d.GetName(), err))
+					}
+					got = append(got, l.String())
 				}
 			}
 			want := []string{watch.String()}

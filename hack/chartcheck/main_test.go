@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/devicelogin-dev/devicelogin-operator/internal/watchns"
 )
 
 const deployment = `apiVersion: apps/v1
@@ -16,7 +18,9 @@ spec:
     spec:
       containers:
       - name: manager
-        args: [--leader-elect, ARG]
+        args:
+        - --leader-elect
+        - "ARG"
 `
 
 const prometheusRule = `apiVersion: monitoring.coreos.com/v1
@@ -94,5 +98,27 @@ func TestRun(t *testing.T) {
 func TestRunNeedsClusterResourceNamespace(t *testing.T) {
 	if _, err := run([]string{"-name", "m", "-watch-namespaces", "a", "x.yaml"}, nil, io.Discard); err == nil {
 		t.Error("-watch-namespaces without -cluster-resource-namespace was accepted")
+	}
+}
+
+func TestCheckDeploymentArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name, arg string
+		watch     watchns.List
+		want      string
+	}{
+		{name: "cluster-wide", arg: "--zap-log-level=info"},
+		{name: "same namespaces, another order", arg: "--watch-namespaces=b, a", watch: watchns.List{"a", "b"}},
+		{name: "a namespace missing", arg: "--watch-namespaces=a", watch: watchns.List{"a", "b"}, want: "passes --watch-namespaces=[a], want [a,b]"},
+		{name: "flag missing", arg: "--leader-elect", watch: watchns.List{"a"}, want: "passes --watch-namespaces=[], want [a]"},
+		{name: "invalid name", arg: "--watch-namespaces=A", watch: watchns.List{"a"}, want: `invalid namespace "A"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs, err := parseDocs([]byte(strings.Replace(deployment, "ARG", tc.arg, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertProblems(t, checkDeploymentArgs(docs, tc.watch), tc.want)
+		})
 	}
 }
