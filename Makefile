@@ -88,13 +88,17 @@ bench: envtest ## Run the benchmarks.
 fuzz: ## Fuzz the response parsers and secretTemplate rendering, each for FUZZTIME (30s by default).
 	go test ./internal/oauth/ -run '^$$' -fuzz '^FuzzParseTokenResponse$$' -fuzztime $${FUZZTIME:-30s}
 	go test ./internal/oauth/ -run '^$$' -fuzz '^FuzzParseDeviceAuthorizationResponse$$' -fuzztime $${FUZZTIME:-30s}
-	go test ./controllers/ -run '^$$' -fuzz '^FuzzRenderTokenSecret$$' -fuzztime $${FUZZTIME:-30s}
+	go test ./internal/secrettemplate/ -run '^$$' -fuzz '^FuzzRender$$' -fuzzminimizetime 5s -fuzztime $${FUZZTIME:-30s}
 
 ##@ Build
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager .
+
+.PHONY: plugin
+plugin: ## Build the kubectl plugin bin/kubectl-devicelogin (put bin/ on PATH, then: kubectl devicelogin --help).
+	go build -o $(LOCALBIN)/kubectl-devicelogin ./cmd/kubectl-devicelogin
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from your host against the current kubeconfig.

@@ -10,9 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
@@ -21,12 +19,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/controllers"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/logsafe"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/metrics"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/watchns"
 )
@@ -42,7 +42,7 @@ func main() {
 	var (
 		metricsAddr, probeAddr, clusterResourceNamespace string
 		enableLeaderElection, secureMetrics, enableHTTP2 bool
-		allowMetadataIPs                                 bool
+		allowMetadataIPs, allowPrivateNamespaced         bool
 		providerTimeout                                  time.Duration
 		maxConcurrentReconciles                          int
 		watchNamespaces                                  watchns.List
@@ -59,6 +59,9 @@ func main() {
 		"(POD_NAMESPACE), else devicelogin-system.")
 	flag.BoolVar(&allowMetadataIPs, "allow-metadata-endpoints", false, "Allow provider endpoints that resolve "+
 		"to link-local cloud metadata addresses (169.254.0.0/16, fd00:ec2::254). Leave off.")
+	flag.BoolVar(&allowPrivateNamespaced, "allow-private-namespaced-providers", false, "Let namespaced "+
+		"OAuthProviders, which tenants write, use http and reach loopback, private, link-local, CGNAT and ULA "+
+		"addresses. Off: only ClusterOAuthProviders, which admins write, may.")
 	flag.DurationVar(&providerTimeout, "provider-timeout", 15*time.Second, "Timeout of each request to a provider.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DeviceLogins reconciled at once.")
 	flag.Var(&watchNamespaces, "watch-namespaces", "Comma-separated namespaces whose DeviceLogins, "+
@@ -90,25 +93,18 @@ func main() {
 		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	// Only the Secrets the operator owns are cached (and watched): a cluster's other Secrets are
-	// none of its business, and caching them all would cost memory. Client secrets are read on
-	// demand through the API reader.
-	owned, err := labels.NewRequirement(authv1alpha1.DeviceLoginLabel, selection.Exists, nil)
-	if err != nil {
-		setupLog.Error(err, "Unable to build the Secret label selector")
-		os.Exit(1)
-	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsOptions,
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         enableLeaderElection,
-		LeaderElectionID:       "devicelogin-operator.auth.devicelogin.dev",
-		// The lease lives beside the operator: in a cluster that is the pod's namespace, which is
-		// also the default cluster-resource namespace; outside one (make run) there is no other.
-		LeaderElectionNamespace: clusterResourceNamespace,
+		Scheme:                  scheme,
+		Metrics:                 metricsOptions,
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          enableLeaderElection,
+		LeaderElectionID:        "devicelogin-operator.auth.devicelogin.dev",
+		LeaderElectionNamespace: leaderElectionNamespace(os.Getenv("POD_NAMESPACE"), clusterResourceNamespace),
+		// Only the Secrets the operator owns are cached (and watched), and only those a DeviceLogin
+		// controls keep their data in the cache. Client secrets are read through the API reader.
+		// With --watch-namespaces, namespaced kinds are cached only in the listed namespaces.
 		Cache: cache.Options{DefaultNamespaces: watchNamespaces.DefaultNamespaces(), ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.NewSelector().Add(*owned)},
+			&corev1.Secret{}: controllers.SecretCacheOptions(),
 		}},
 	})
 	if err != nil {
@@ -119,15 +115,36 @@ func main() {
 	flow := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
 		Timeout:          providerTimeout,
 		AllowMetadataIPs: allowMetadataIPs,
-	})}
+	}), Observe: metrics.ObserveProviderRequest}
+	// Namespaced OAuthProviders are written by tenants: their requests may not reach the
+	// cluster's own network unless the admin allows it.
+	namespacedFlow := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
+		Timeout:          providerTimeout,
+		AllowMetadataIPs: allowMetadataIPs,
+		DenyPrivate:      !allowPrivateNamespaced,
+	}), Observe: metrics.ObserveProviderRequest}
 	if err := controllers.SetupWithManager(mgr, controllers.Options{
-		ClusterResourceNamespace: clusterResourceNamespace,
-		Flow:                     flow,
-		HTTPClient:               flow.HTTP,
-		Clock:                    clock.RealClock{},
-		MaxConcurrentReconciles:  maxConcurrentReconciles,
+		ClusterResourceNamespace:        clusterResourceNamespace,
+		Flow:                            flow,
+		HTTPClient:                      flow.HTTP,
+		NamespacedFlow:                  namespacedFlow,
+		NamespacedHTTPClient:            namespacedFlow.HTTP,
+		AllowPrivateNamespacedProviders: allowPrivateNamespaced,
+		Clock:                           clock.RealClock{},
+		MaxConcurrentReconciles:         maxConcurrentReconciles,
 	}); err != nil {
 		setupLog.Error(err, "Unable to set up the controllers")
+		os.Exit(1)
+	}
+
+	if err := controllers.SetupRolloutRestartWithManager(mgr, clock.RealClock{}); err != nil {
+		setupLog.Error(err, "Unable to set up the rollout-restart controller")
+		os.Exit(1)
+	}
+	// DeviceLogin gauges computed at scrape time from the cache, and the provider, refresh and
+	// restart counters, on the manager's metrics endpoint.
+	if err := metrics.Register(ctrlmetrics.Registry, mgr.GetClient()); err != nil {
+		setupLog.Error(err, "Unable to register the metrics")
 		os.Exit(1)
 	}
 

@@ -15,7 +15,7 @@ func BenchmarkRenderTokenSecret(b *testing.B) {
 	dl := &authv1alpha1.DeviceLogin{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Spec: authv1alpha1.DeviceLoginSpec{
 		SecretTemplate: &authv1alpha1.SecretTemplate{Data: map[string]string{
 			"authorization":     "Bearer {{ .AccessToken }}",
-			".dockerconfigjson": `{"auths":{"ghcr.io":{"auth":"{{ printf "x:%s" .AccessToken }}"}}}`,
+			".dockerconfigjson": `{"auths":{"ghcr.io":{"auth":"{{ b64enc (concat "x:" .AccessToken) }}"}}}`,
 		}},
 	}}
 	tmpls, err := parseTemplates(dl)

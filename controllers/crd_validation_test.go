@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -148,13 +149,28 @@ var _ = Describe("The CRDs", func() {
 		Entry("DeviceLogin without providerRef.name",
 			deviceLogin(map[string]any{"providerRef": map[string]any{"kind": "ClusterOAuthProvider"}}),
 			"spec.providerRef.name: Required value"),
+		Entry("DeviceLogin asking for a service-account token Secret",
+			deviceLogin(map[string]any{"providerRef": map[string]any{"name": "p"},
+				"secretTemplate": map[string]any{"type": "kubernetes.io/service-account-token"}}),
+			`Unsupported value: "kubernetes.io/service-account-token"`),
+		Entry("DeviceLogin with a service-account annotation on its Secret",
+			deviceLogin(map[string]any{"providerRef": map[string]any{"name": "p"},
+				"secretTemplate": map[string]any{"annotations": map[string]any{"kubernetes.io/service-account.name": "default"}}}),
+			"may not set kubernetes.io/service-account.* annotations"),
+		Entry("DeviceLogin whose secretName names a state Secret",
+			deviceLogin(map[string]any{"providerRef": map[string]any{"name": "p"}, "secretName": "other-devicelogin-state"}),
+			"secretName may not end in -devicelogin-state"),
+		Entry("DeviceLogin with a template value over 4096 characters",
+			deviceLogin(map[string]any{"providerRef": map[string]any{"name": "p"},
+				"secretTemplate": map[string]any{"data": map[string]any{"k": strings.Repeat("x", 4097)}}}),
+			"at most 4096 characters"),
+		Entry("DeviceLogin with a name over 63 characters",
+			named(deviceLogin(map[string]any{"providerRef": map[string]any{"name": "p"}}), strings.Repeat("a", 64)),
+			"a DeviceLogin name is at most 63 characters"),
 	)
 
 	It("document the spec for kubectl explain", func() {
-		kubectl, err := exec.LookPath("kubectl")
-		if err != nil {
-			Skip("kubectl is not installed; the explain check needs it")
-		}
+		kubectl := kubectlOrSkip()
 		user, err := testEnv.AddUser(envtest.User{Name: "explainer", Groups: []string{"system:masters"}}, nil)
 		Expect(err).NotTo(HaveOccurred())
 		kubeconfig, err := user.KubeConfig()
@@ -196,6 +212,25 @@ func provider(kind string, spec map[string]any) *unstructured.Unstructured {
 		"apiVersion": "auth.devicelogin.dev/v1alpha1", "kind": kind,
 		"metadata": map[string]any{"name": "p"}, "spec": spec,
 	}}
+}
+
+// named renames an unstructured object.
+func named(obj *unstructured.Unstructured, name string) *unstructured.Unstructured {
+	obj.SetName(name)
+	return obj
+}
+
+// kubectlOrSkip finds kubectl. Without it the check is skipped on a developer's machine, but under
+// CI (CI=true) a missing tool is a failure, never a silent skip.
+func kubectlOrSkip() string {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			Fail("kubectl is not installed, and CI must run this check")
+		}
+		Skip("kubectl is not installed; this check needs it")
+	}
+	return kubectl
 }
 
 // deviceLogin builds an unstructured DeviceLogin.

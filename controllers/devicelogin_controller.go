@@ -2,13 +2,15 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
-	"text/template"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -21,6 +23,7 @@ import (
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/secrettemplate"
 )
 
 // Backoff of transient provider failures: doubling from the base to the cap, with jitter.
@@ -32,17 +35,20 @@ const (
 )
 
 // DeviceLoginReconciler runs the device authorization grant for DeviceLogins: it asks for a user
-// code, polls for the approval one request per reconcile, writes the token Secret and refreshes
-// the token before it expires. All timing lives in status as absolute times, so a restarted
-// controller resumes where it left off.
+// code, polls for the approval when the poll is due, writes the token Secret and refreshes the
+// token before it expires. The schedule that must survive a restart lives in status as absolute
+// times; the next poll of a pending code is kept in memory, and a restarted controller waits one
+// full interval before it polls.
 type DeviceLoginReconciler struct {
 	client.Client
 	// APIReader reads what the cache may not hold yet, and client Secrets, which it never holds.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
 	Flow      oauth.DeviceFlow
-	Clock     clock.PassiveClock
-	Recorder  events.EventRecorder
+	// NamespacedFlow serves namespaced OAuthProviders; nil means Flow.
+	NamespacedFlow oauth.DeviceFlow
+	Clock          clock.PassiveClock
+	Recorder       events.EventRecorder
 	// ClusterResourceNamespace holds ClusterOAuthProviders' client secrets.
 	ClusterResourceNamespace string
 
@@ -50,6 +56,13 @@ type DeviceLoginReconciler struct {
 	// token) but that could not be written to the API server. It is written before the next
 	// request to the provider, so that a refused write never loses a refresh token.
 	unsaved sync.Map
+	// slowDowns counts, per DeviceLogin (namespace/name), the slow_down answers in a row to the
+	// pending code.
+	slowDowns sync.Map
+	// polls holds, per DeviceLogin (namespace/name), the pollSlot of its pending code.
+	polls sync.Map
+	// expect tells reconciles whether the cache has seen this controller's own last writes.
+	expect writeExpectations
 }
 
 // +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins,verbs=get;list;watch;patch
@@ -69,7 +82,7 @@ type loginScope struct {
 
 	stateSecret *corev1.Secret
 	state       *loginState
-	templates   map[string]*template.Template
+	templates   map[string]*secrettemplate.Template
 
 	provider        *resolvedProvider
 	providerProblem string
@@ -84,6 +97,18 @@ type loginScope struct {
 	invalidSpec string
 	conflict    string
 	wake        time.Time
+	// stepErr is the error that ended the steps early, if any (set by Reconcile).
+	stepErr error
+	// secretWritten says the token Secret step confirmed the Secret holds the current token.
+	secretWritten bool
+	// providerFailed says the provider has failed (not found, Ready=False), as opposed to not being
+	// resolved yet; only a failure is worth a Warning event.
+	providerFailed bool
+	// binding identifies the provider instance in use (reconcileProvider).
+	binding string
+	// forbiddenBy is the provider that does not allow this namespace (with forbidden), kept so
+	// that the grant can be revoked there.
+	forbiddenBy *resolvedProvider
 }
 
 // haltInfo is a stop that lasts until the reauthorize annotation or a spec change.
@@ -99,11 +124,14 @@ func (s *loginScope) pending() bool { return s.state.DeviceCode != "" && s.dl.St
 
 // Reconcile brings one DeviceLogin a step further.
 func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	// The DeviceLogin and its state Secret are read from the API server, not the cache: a cache
-	// that has not yet seen the last status write would make this reconcile ask for a second
-	// user code, or poll early. Reconciles are few (one per poll or refresh), so the reads are cheap.
+	// The DeviceLogin and its state Secret come from the cache, so that waiting codes and quiet
+	// tokens cost the API server nothing; right after this controller's own write, before the
+	// cache has seen it, they are read from the API server (see writeExpectations).
 	dl := &authv1alpha1.DeviceLogin{}
-	if err := r.APIReader.Get(ctx, req.NamespacedName, dl); err != nil {
+	if err := r.read(ctx, loginKey(req.NamespacedName), req.NamespacedName, dl); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forgetLogin(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dl.DeletionTimestamp.IsZero() {
@@ -127,6 +155,7 @@ func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.reconcileSpec,
 		r.reconcileState,
 		r.reconcileProvider,
+		r.reconcileForbidden,
 		r.reconcileTriggers,
 		r.reconcileRefresh,
 		r.reconcileFlow,
@@ -135,13 +164,24 @@ func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	for _, step := range steps {
 		stop, err := step(ctx, s)
 		if err != nil {
-			return ctrl.Result{}, err
+			s.stepErr = err
+			break
 		}
 		if stop {
 			break
 		}
 	}
+	if errors.Is(s.stepErr, errStateMoved) {
+		// Another writer stored newer tokens: nothing this reconcile decided stands.
+		dl.Status = *s.before.Status.DeepCopy()
+		return ctrl.Result{RequeueAfter: minRequeue}, nil
+	}
+	// Ready is computed whatever happened above, so that it never keeps saying what stopped
+	// being true (a token Secret that could not be written, say).
 	r.reconcileReady(ctx, s)
+	if s.stepErr != nil {
+		return ctrl.Result{}, s.stepErr
+	}
 	dl.Status.ObservedGeneration = dl.Generation
 	if s.wake.IsZero() {
 		return ctrl.Result{}, nil
@@ -160,29 +200,45 @@ func (r *DeviceLoginReconciler) patchStatus(ctx context.Context, s *loginScope) 
 	if err := r.Status().Patch(wctx, s.dl, client.MergeFrom(s.before)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
+	r.expect.wrote(loginKey(client.ObjectKeyFromObject(s.dl)), s.dl.ResourceVersion, r.Clock.Now())
 	s.before = s.dl.DeepCopy()
 	return nil
 }
 
-// reconcileSpec checks what the API server's validation cannot: that secretTemplate's templates
-// parse and use allowed keys. A broken template makes Ready False with InvalidSpec and leaves the
-// token Secret as last written, but the flow and the refreshes go on, so that nothing already
-// granted is lost while someone fixes the template.
-func (r *DeviceLoginReconciler) reconcileSpec(_ context.Context, s *loginScope) (bool, error) {
-	tmpls, err := parseTemplates(s.dl)
-	if err != nil {
-		s.invalidSpec = err.Error()
-		return false, nil
+// read gets an object from the cache, or from the API server while the cache has not yet seen
+// this controller's last write of it.
+func (r *DeviceLoginReconciler) read(ctx context.Context, expectKey string, key client.ObjectKey, obj client.Object) error {
+	err := r.Get(ctx, key, obj)
+	rv := obj.GetResourceVersion()
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
 	}
-	s.templates = tmpls
-	return false, nil
+	if err != nil {
+		rv = ""
+	}
+	if r.expect.fresh(expectKey, rv, r.Clock.Now()) {
+		return err
+	}
+	return r.APIReader.Get(ctx, key, obj)
+}
+
+// loginKey and secretKey name objects in writeExpectations.
+func loginKey(key client.ObjectKey) string  { return "DeviceLogin/" + key.String() }
+func secretKey(key client.ObjectKey) string { return "Secret/" + key.String() }
+
+// forgetLogin drops what this controller remembers of a DeviceLogin that is gone.
+func (r *DeviceLoginReconciler) forgetLogin(key client.ObjectKey) {
+	r.expect.forget(loginKey(key))
+	r.polls.Delete(key.String())
+	r.slowDowns.Delete(key.String())
 }
 
 // reconcileState loads the controller's own Secret (device code, tokens), preferring state that
 // an earlier reconcile got from the provider but could not write, and writes that first.
 func (r *DeviceLoginReconciler) reconcileState(ctx context.Context, s *loginScope) (bool, error) {
 	secret, st, err := r.loadState(ctx, s.dl)
-	if conflict, ok := err.(*conflictError); ok {
+	var conflict *conflictError
+	if errors.As(err, &conflict) {
 		s.conflict = conflict.Error()
 		return true, nil
 	}
@@ -204,10 +260,16 @@ func (r *DeviceLoginReconciler) reconcileState(ctx context.Context, s *loginScop
 func (r *DeviceLoginReconciler) persist(ctx context.Context, s *loginScope) error {
 	secret, err := r.saveState(ctx, s.dl, s.stateSecret, s.state)
 	if err != nil {
-		copied := *s.state
-		r.unsaved.Store(s.dl.UID, &copied)
-		if c, ok := err.(*conflictError); ok {
-			s.conflict = c.Error()
+		var conflict *conflictError
+		switch {
+		case errors.Is(err, errStateMoved):
+			// What is stored is newer than what this reconcile decided on: forget it.
+			r.unsaved.Delete(s.dl.UID)
+		case errors.As(err, &conflict):
+			s.conflict = conflict.Error()
+		default:
+			copied := *s.state
+			r.unsaved.Store(s.dl.UID, &copied)
 		}
 		return err
 	}
@@ -224,6 +286,7 @@ func (r *DeviceLoginReconciler) reconcileTriggers(ctx context.Context, s *loginS
 	// and the provider's watch brings them back.
 	if v := dl.Annotations[authv1alpha1.ReauthorizeAnnotation]; s.provider != nil && v != "" && v != dl.Status.LastHandledReauthorize {
 		dl.Status.LastHandledReauthorize = v
+		dl.Status.UnansweredCodes = 0
 		s.reauthorize = true
 		r.dropCode(s)
 		log.FromContext(ctx).Info("Reauthorization requested")
@@ -237,20 +300,54 @@ func (r *DeviceLoginReconciler) reconcileTriggers(ctx context.Context, s *loginS
 		// Half a pending flow (status or state lost): start over rather than poll blind.
 		r.dropCode(s)
 	}
-	if s.grant != "" && st.DeviceCode != "" && st.DeviceGrant != s.grant {
+	if s.grant != "" && st.DeviceCode != "" && (st.DeviceGrant != s.grant || st.DeviceBinding != s.binding) {
+		// The code was asked for another request or of another provider instance: never poll
+		// a new host with it.
 		r.dropCode(s)
+	}
+	if err := r.checkBinding(ctx, s); err != nil {
+		return false, err
+	}
+	if dl.Generation != dl.Status.ObservedGeneration {
+		dl.Status.UnansweredCodes = 0
 	}
 	if prev := s.prevReady; prev != nil && !s.reauthorize &&
 		haltingReasons[prev.Reason] && prev.ObservedGeneration == dl.Generation && !s.pending() &&
-		!(prev.Reason == ReasonCodeExpired && dl.Spec.CodeExpiryPolicy != authv1alpha1.CodeExpiryStop) {
+		(prev.Reason != ReasonCodeExpired || r.codesExhausted(dl)) {
 		s.halt = &haltInfo{reason: prev.Reason, message: prev.Message}
 	}
 	return false, nil
 }
 
+// checkBinding makes sure stored tokens go only back to the provider instance that issued them.
+// Tokens stored before bindings existed adopt the current instance once. When the provider was
+// replaced (deleted and created again) or its endpoints moved, the stored tokens are never sent
+// there: a new approval is needed, and the current token is served until it expires.
+func (r *DeviceLoginReconciler) checkBinding(ctx context.Context, s *loginScope) error {
+	st := s.state
+	if !st.hasToken() || s.binding == "" || st.Binding == s.binding {
+		return nil
+	}
+	if st.Binding == "" {
+		st.Binding = s.binding
+		return r.persist(ctx, s)
+	}
+	if st.NeedsApproval != "" {
+		return nil
+	}
+	st.NeedsApproval = fmt.Sprintf("%s is not the instance that issued the token (it was recreated, or its endpoints changed)", providerName(s.dl))
+	if err := r.persist(ctx, s); err != nil {
+		return err
+	}
+	s.dl.Status.NextRefreshTime = nil
+	r.event(s.dl, corev1.EventTypeWarning, ReasonReauthorizationRequired, "Reconcile",
+		"%s; the stored refresh token is not sent there. Requesting a new user code; the current token %s", st.NeedsApproval, expiryText(st))
+	return nil
+}
+
 // dropCode forgets the pending device code.
 func (r *DeviceLoginReconciler) dropCode(s *loginScope) {
-	s.state.DeviceCode, s.state.DeviceGrant = "", ""
+	s.state.DeviceCode, s.state.DeviceGrant, s.state.DeviceBinding = "", "", ""
 	clearPendingCode(&s.dl.Status)
 }
 
@@ -270,7 +367,7 @@ func (r *DeviceLoginReconciler) event(dl *authv1alpha1.DeviceLogin, eventType, r
 	r.Recorder.Eventf(dl, nil, eventType, reason, action, note, args...)
 }
 
-// nameOf is how messages name a DeviceLogin's provider.
+// providerName is how messages name a DeviceLogin's provider.
 func providerName(dl *authv1alpha1.DeviceLogin) string {
 	kind := dl.Spec.ProviderRef.Kind
 	if kind == "" {

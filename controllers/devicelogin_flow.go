@@ -8,7 +8,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -18,10 +20,11 @@ import (
 // slowDownStep is how much every later poll waits longer after slow_down (RFC 8628 section 3.5).
 const slowDownStep = 5 * time.Second
 
-// reconcileFlow runs the device flow, one provider request per reconcile: it polls a pending code
-// when its poll is due, handles its expiry, or asks for a new code when the DeviceLogin has no
-// usable token (none yet, a grant-changing spec edit, a reauthorize request, a refused refresh
-// token, or an expiring token without a refresh token).
+// reconcileFlow runs the device flow, at most one provider request per reconcile (plus the subject
+// lookup after an approval): it polls a pending code when its poll is due, handles its expiry, or
+// asks for a new code when the DeviceLogin has no usable token (none yet, a grant-changing spec
+// edit, a reauthorize request, a refused refresh token, a provider instance that changed, or an
+// expiring token without a refresh token).
 func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope) (bool, error) {
 	dl := s.dl
 	if s.pending() {
@@ -29,8 +32,13 @@ func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope
 		if !s.now.Before(expires) {
 			return false, r.codeExpired(ctx, s)
 		}
-		next := timeOf(dl.Status.NextPollTime)
-		if s.provider == nil || s.now.Before(next) {
+		if s.provider == nil {
+			// The provider's watch brings the next reconcile when it is usable again; until then
+			// only the code's expiry is worth waking for.
+			s.wakeAt(expires)
+			return false, nil
+		}
+		if next := r.nextPoll(s); s.now.Before(next) {
 			s.wakeAt(next)
 			s.wakeAt(expires)
 			return false, nil
@@ -57,7 +65,7 @@ func (r *DeviceLoginReconciler) needsCode(s *loginScope) bool {
 	switch {
 	case s.halt != nil:
 		return false
-	case s.reauthorize, s.needCode, !st.hasToken():
+	case s.reauthorize, s.needCode, !st.hasToken(), st.NeedsApproval != "":
 		return true
 	case st.Grant != s.grant:
 		return true
@@ -73,12 +81,16 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 		s.needCode = true
 		return nil
 	}
+	if blocked, err := r.tokenSecretTaken(ctx, s); err != nil || blocked {
+		return err
+	}
 	cfg, err := r.clientConfig(ctx, s)
 	if err != nil {
-		s.providerProblem = err.Error()
-		return nil
+		return r.clientConfigFailed(s, err)
 	}
-	da, err := r.Flow.RequestDeviceCode(ctx, cfg, oauth.DeviceRequest{
+	pctx, cancel := providerContext(ctx)
+	defer cancel()
+	da, err := r.flowFor(s.provider).RequestDeviceCode(pctx, cfg, oauth.DeviceRequest{
 		Scopes: dl.Spec.Scopes, Audience: dl.Spec.Audience, Parameters: dl.Spec.Parameters,
 	})
 	if err != nil {
@@ -90,7 +102,7 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 		r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s refused the device authorization request: %s", providerName(dl), err))
 		return nil
 	}
-	s.state.DeviceCode, s.state.DeviceGrant = da.DeviceCode, s.grant
+	s.state.DeviceCode, s.state.DeviceGrant, s.state.DeviceBinding = da.DeviceCode, s.grant, s.binding
 	if err := r.persist(ctx, s); err != nil {
 		return err
 	}
@@ -104,11 +116,11 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 		st.ApprovalURL = da.VerificationURI
 	}
 	st.UserCodeExpiresAt = mtime(s.now.Add(da.ExpiresIn))
-	st.PollInterval = int32(da.Interval / time.Second)
-	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1)) // rounded up: never early
+	st.PollInterval = int32((da.Interval + time.Second - 1) / time.Second) // whole seconds, never less
+	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))      // not before: rounded up
 	st.ConsecutiveFailures = 0
 	s.needCode, s.reauthorize = false, false
-	s.wakeAt(st.NextPollTime.Time)
+	r.setNextPoll(s, s.now.Add(interval))
 	log.FromContext(ctx).Info("User code issued", "userCode", st.UserCode, "verificationURI", st.VerificationURI,
 		"expiresAt", timestamp(st.UserCodeExpiresAt.Time))
 	r.event(dl, corev1.EventTypeNormal, EventUserCodeIssued, "RequestDeviceCode",
@@ -121,18 +133,16 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 	dl, st := s.dl, &s.dl.Status
 	cfg, err := r.clientConfig(ctx, s)
 	if err != nil {
-		s.providerProblem = err.Error()
-		return nil
+		return r.clientConfigFailed(s, err)
 	}
 	interval := time.Duration(st.PollInterval) * time.Second
-	// The poll's slot is booked in status before the request goes out, so that a controller that
-	// dies right after polling (even by SIGKILL) does not poll again too early when it comes back.
-	// For the usual authorization_pending answer this is the only status write of the poll.
-	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))
-	if err := r.patchStatus(ctx, s); err != nil {
-		return err
-	}
-	tok, err := r.Flow.PollToken(ctx, cfg, s.state.DeviceCode)
+	// The next slot is booked in memory before the request goes out; a controller that restarts
+	// does not know it and waits a full interval instead (nextPoll), so it never polls early. The
+	// usual authorization_pending answer so costs the API server nothing.
+	r.polls.Store(loginName(dl), pollSlot{userCode: st.UserCode, next: s.now.Add(interval)})
+	pctx, cancel := providerContext(ctx)
+	defer cancel()
+	tok, err := r.flowFor(s.provider).PollToken(pctx, cfg, s.state.DeviceCode)
 	var oerr *oauth.Error
 	var transient *oauth.TransientError
 	switch {
@@ -140,9 +150,10 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 		return r.authorized(ctx, s, cfg, tok)
 	case oauth.IsCode(err, "authorization_pending"):
 		st.ConsecutiveFailures = 0
+		r.slowDowns.Delete(loginName(dl))
 	case oauth.IsCode(err, "slow_down"):
 		errors.As(err, &oerr)
-		interval = max(interval+slowDownStep, oerr.Interval)
+		interval = r.slowDownInterval(loginName(dl), interval, oerr.Interval)
 		st.PollInterval = int32(interval / time.Second)
 		st.ConsecutiveFailures = 0
 		log.FromContext(ctx).V(1).Info("Provider asked to slow down", "pollInterval", st.PollInterval)
@@ -167,10 +178,38 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 			providerName(dl), err, authv1alpha1.ReauthorizeAnnotation))
 		return r.persist(ctx, s)
 	}
-	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))
-	s.wakeAt(st.NextPollTime.Time)
+	r.setNextPoll(s, s.now.Add(interval))
 	return nil
 }
+
+// pollSlot is when a pending code may be polled next, kept in memory at full precision so that
+// polling costs no status write.
+type pollSlot struct {
+	userCode string
+	next     time.Time
+}
+
+// nextPoll is when the pending code may be polled next. A code this process has not polled yet (it
+// was issued before a restart, or by another leader) waits one full interval from now, and never
+// less than the not-before time in status: this process cannot know when the last poll went out.
+func (r *DeviceLoginReconciler) nextPoll(s *loginScope) time.Time {
+	st := &s.dl.Status
+	if v, ok := r.polls.Load(loginName(s.dl)); ok && v.(pollSlot).userCode == st.UserCode {
+		return v.(pollSlot).next
+	}
+	next := maxTime(s.now.Add(time.Duration(st.PollInterval)*time.Second), timeOf(st.NextPollTime))
+	r.polls.Store(loginName(s.dl), pollSlot{userCode: st.UserCode, next: next})
+	return next
+}
+
+// setNextPoll books the next poll of the pending code at t.
+func (r *DeviceLoginReconciler) setNextPoll(s *loginScope, t time.Time) {
+	r.polls.Store(loginName(s.dl), pollSlot{userCode: s.dl.Status.UserCode, next: t})
+	s.wakeAt(t)
+}
+
+// loginName keys what this process remembers of a DeviceLogin.
+func loginName(dl *authv1alpha1.DeviceLogin) string { return dl.Namespace + "/" + dl.Name }
 
 // codeExpired handles a user code that expired unapproved: Renew asks for a fresh one at once,
 // Stop waits for the reauthorize annotation.
@@ -182,8 +221,12 @@ func (r *DeviceLoginReconciler) codeExpired(ctx context.Context, s *loginScope) 
 		return err
 	}
 	msg := fmt.Sprintf("The user code %s expired at %s before anyone approved it", code, timestamp(expired))
+	dl.Status.UnansweredCodes++
+	if r.codesExhausted(dl) && dl.Spec.CodeExpiryPolicy != authv1alpha1.CodeExpiryStop {
+		msg = fmt.Sprintf("%s; that is %d unanswered codes in a row, so no new code is requested", msg, dl.Status.UnansweredCodes)
+	}
 	r.event(dl, corev1.EventTypeWarning, ReasonCodeExpired, "Poll", "%s", msg)
-	if dl.Spec.CodeExpiryPolicy == authv1alpha1.CodeExpiryStop {
+	if r.codesExhausted(dl) {
 		s.halt = &haltInfo{reason: ReasonCodeExpired, message: fmt.Sprintf("%s; set the annotation %s to get a new code",
 			msg, authv1alpha1.ReauthorizeAnnotation)}
 		return nil
@@ -196,33 +239,41 @@ func (r *DeviceLoginReconciler) codeExpired(ctx context.Context, s *loginScope) 
 // lost if a later write fails; the token Secret follows in reconcileTokenSecret.
 func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, cfg oauth.ClientConfig, tok *oauth.Token) error {
 	dl, st := s.dl, s.state
-	grant := st.DeviceGrant
-	*st = loginState{Grant: grant}
+	grant, binding := st.DeviceGrant, st.DeviceBinding
+	*st = loginState{Grant: grant, Binding: binding}
 	r.storeToken(s, tok)
 	if st.Scope == "" {
 		// No scope in the answer means the requested scopes were granted (RFC 6749 section 5.1).
 		st.Scope = strings.Join(dl.Spec.Scopes, " ")
 	}
 	clearPendingCode(&dl.Status)
-	subject, err := r.Flow.Subject(ctx, cfg, tok)
-	if err != nil {
-		log.FromContext(ctx).Info("Could not tell who approved", "reason", err.Error())
-	}
 	// Status is complete before the state is written: if that write is refused, the tokens wait in
 	// memory for the next reconcile, and the schedule that status carries (tokenExpiresAt,
 	// nextRefreshTime) must already be there for them.
 	ds := &dl.Status
 	ds.AuthorizedAt = mtime(s.now)
-	ds.AuthorizedSubject = subject
+	ds.AuthorizedSubject = ""
 	ds.GrantedScopes = grantedScopes(dl, tok)
 	ds.LastRefreshTime = nil
 	ds.ConsecutiveFailures = 0
+	ds.UnansweredCodes = 0
 	r.scheduleRefresh(s)
 	meta.RemoveStatusCondition(&ds.Conditions, ConditionTokenRefreshed)
+	r.shortLived(ctx, s)
 	s.halt, s.needCode, s.reauthorize = nil, false, false
 	if err := r.persist(ctx, s); err != nil {
 		return err
 	}
+	// Who approved is looked up only once the tokens are stored: the lookup is a network call,
+	// and a failure or a shutdown during it must not lose them.
+	pctx, cancel := providerContext(ctx)
+	defer cancel()
+	subject, err := r.flowFor(s.provider).Subject(pctx, cfg, tok)
+	if err != nil {
+		log.FromContext(ctx).Info("Could not tell who approved", "reason", err.Error())
+	}
+	subject = oauth.SanitizeDisplay(subject, maxSubjectLength)
+	ds.AuthorizedSubject = subject
 	by := ""
 	if subject != "" {
 		by = " by " + subject
@@ -250,6 +301,11 @@ func (r *DeviceLoginReconciler) storeToken(s *loginScope, tok *oauth.Token) {
 	st.Expiry = time.Time{}
 	if tok.ExpiresIn > 0 {
 		st.Expiry = s.now.Add(tok.ExpiresIn)
+	}
+	if tok.LifetimeProblem != "" {
+		// expires_in 0 or negative: the token is treated as expiring now (shortLived backs off),
+		// never as a token that does not expire.
+		st.Expiry = s.now
 	}
 	// expires_in is relative, so the node's clock does not matter for it; but a JWT access token
 	// carries its own exp, stamped by the provider's clock, and resource servers check that one.
@@ -287,6 +343,9 @@ func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginSc
 	next := s.now.Add(delay)
 	st.NextPollTime = mtime(next.Add(time.Second - 1))
 	s.wakeAt(st.NextPollTime.Time)
+	if s.pending() {
+		r.setNextPoll(s, next)
+	}
 	log.FromContext(ctx).Info("Provider request failed, will retry", "what", what, "reason", err.Error(),
 		"failures", st.ConsecutiveFailures, "retryAt", timestamp(st.NextPollTime.Time))
 	if st.ConsecutiveFailures == 1 {
@@ -301,4 +360,82 @@ func (r *DeviceLoginReconciler) haltWith(s *loginScope, reason, message string) 
 	s.dl.Status.ConsecutiveFailures = 0
 	s.dl.Status.NextPollTime = nil
 	r.event(s.dl, corev1.EventTypeWarning, reason, "Poll", "%s", message)
+}
+
+// maxUnansweredCodes is how many user codes in a row may expire unapproved under
+// codeExpiryPolicy Renew before the operator stops asking (an abandoned DeviceLogin must not ask a
+// provider for codes for ever). The reauthorize annotation or a spec change starts again.
+const maxUnansweredCodes = 10
+
+// codesExhausted says whether no new code follows an expired one: always under Stop, and under
+// Renew once maxUnansweredCodes codes in a row went unanswered.
+func (r *DeviceLoginReconciler) codesExhausted(dl *authv1alpha1.DeviceLogin) bool {
+	return dl.Spec.CodeExpiryPolicy == authv1alpha1.CodeExpiryStop || dl.Status.UnansweredCodes >= maxUnansweredCodes
+}
+
+// slowDownInterval is the polling interval after a slow_down: the provider's own figure when it
+// gives one, else 5 s more (RFC 8628 section 3.5) and 5 s more again for every further slow_down
+// in a row. A client that started behind the server's interval (a provider that announced less
+// than it enforces) so catches up instead of staying behind by the same amount for ever.
+func (r *DeviceLoginReconciler) slowDownInterval(name string, interval, stated time.Duration) time.Duration {
+	n := 1
+	if v, ok := r.slowDowns.Load(name); ok {
+		n = v.(int) + 1
+	}
+	r.slowDowns.Store(name, n)
+	return max(interval+time.Duration(n)*slowDownStep, stated)
+}
+
+// providerBudget bounds one provider call made on behalf of a reconcile. Provider calls finish
+// even when the manager is shutting down: an answer may carry a rotated refresh token that the
+// provider will not hand out again. The pod's termination grace period covers this budget plus
+// stateWriteBudget.
+const providerBudget = 30 * time.Second
+
+// providerContext is the context of one provider call: not cancelled with the reconcile, bounded
+// by providerBudget (the HTTP client's own timeout is usually shorter).
+func providerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), providerBudget)
+}
+
+// tokenSecretTaken checks, before a user code is asked for, that the token Secret can be written:
+// a Secret of that name that this DeviceLogin does not own is never overwritten, and a person
+// must not approve a token that cannot be delivered. The foreign Secret is not in the cache (the
+// cache holds only the operator's Secrets), so it is read from the API server, once per attempt,
+// and checked again every conflictRecheck until it is gone.
+func (r *DeviceLoginReconciler) tokenSecretTaken(ctx context.Context, s *loginScope) (bool, error) {
+	dl := s.dl
+	var have corev1.Secret
+	key := types.NamespacedName{Namespace: dl.Namespace, Name: dl.TokenSecretName()}
+	err := r.Get(ctx, key, &have)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, &have)
+	}
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if ownedBy(&have, dl) {
+		return false, nil
+	}
+	s.conflict = (&conflictError{name: key.Name}).Error()
+	s.wakeAt(s.now.Add(conflictRecheck))
+	return true, nil
+}
+
+// conflictRecheck is how often a login blocked by a foreign Secret looks again.
+const conflictRecheck = time.Minute
+
+// clientConfigFailed sorts an error reading the provider's client secret: a missing or refused
+// Secret is the provider's problem, shown in Ready; anything else (an API server hiccup) is
+// returned, so that the reconcile backs off and tries again rather than losing a pending approval.
+func (r *DeviceLoginReconciler) clientConfigFailed(s *loginScope, err error) error {
+	if isClientSecretProblem(err) {
+		s.providerProblem = err.Error()
+		s.providerFailed = true
+		return nil
+	}
+	return err
 }

@@ -62,15 +62,23 @@ func (r *DeviceLoginReconciler) reconcileReady(_ context.Context, s *loginScope)
 		msg = fmt.Sprintf("The access token in Secret %s expired at %s", dl.TokenSecretName(), timestamp(st.Expiry))
 		if rc := meta.FindStatusCondition(dl.Status.Conditions, ConditionTokenRefreshed); rc != nil && rc.Status == metav1.ConditionFalse {
 			c, reason = metav1.ConditionFalse, ReasonProviderNotReady
+			if rc.Reason == ReasonProviderError {
+				reason = ReasonProviderError
+			}
 			msg += ". " + rc.Message
 		}
 	default:
 		c, reason = metav1.ConditionFalse, ReasonAwaitingApproval
 		msg = fmt.Sprintf("Requesting a user code from %s", providerName(dl))
 	}
+	if s.stepErr != nil && c == metav1.ConditionTrue && !s.secretWritten {
+		// The token Secret was not confirmed this time round: do not claim it holds the token.
+		c, reason = metav1.ConditionUnknown, ReasonReconcileError
+		msg = fmt.Sprintf("Could not confirm that Secret %s holds the current token: %s; retrying", dl.TokenSecretName(), s.stepErr)
+	}
 	setReady(dl, c, reason, msg)
 
-	if prev != nil && prev.Reason == reason {
+	if prev != nil && prev.Reason == reason && (reason != ReasonProviderNotReady || prev.Message == msg) {
 		return
 	}
 	// Events for the reasons no step announces itself, on the transition only.
@@ -78,7 +86,9 @@ func (r *DeviceLoginReconciler) reconcileReady(_ context.Context, s *loginScope)
 	case ReasonSecretConflict, ReasonInvalidSpec:
 		r.event(dl, corev1.EventTypeWarning, reason, "Reconcile", "%s", msg)
 	case ReasonProviderNotReady:
-		if s.providerProblem != "" {
+		// A provider still being resolved (at start-up, say) is not worth a warning; one that
+		// failed is.
+		if s.providerProblem != "" && s.providerFailed {
 			r.event(dl, corev1.EventTypeWarning, reason, "Reconcile", "%s", msg)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devicelogin-dev/devicelogin-operator/internal/metrics"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -26,7 +28,7 @@ const maxRefreshJitter = 2 * time.Minute
 // access token is still served; other failures back off and show in the TokenRefreshed condition.
 func (r *DeviceLoginReconciler) reconcileRefresh(ctx context.Context, s *loginScope) (bool, error) {
 	dl, st := s.dl, s.state
-	if !st.hasToken() || s.provider == nil || st.Grant != s.grant {
+	if !st.hasToken() || s.provider == nil || st.Grant != s.grant || st.Binding != s.binding {
 		return false, nil
 	}
 	if dl.Status.NextRefreshTime == nil && !st.Expiry.IsZero() && dl.Status.ConsecutiveFailures == 0 {
@@ -49,8 +51,11 @@ func (r *DeviceLoginReconciler) reconcileRefresh(ctx context.Context, s *loginSc
 			return false, nil
 		}
 		// Nothing to refresh with: a person has to approve again before the token expires.
-		if !s.pending() && s.halt == nil {
-			s.needCode = true
+		if !s.pending() && s.halt == nil && st.NeedsApproval == "" {
+			st.NeedsApproval = "the provider issued no refresh token"
+			if err := r.persist(ctx, s); err != nil {
+				return false, err
+			}
 			r.event(dl, corev1.EventTypeNormal, ReasonReauthorizationRequired, "Refresh",
 				"The token %s and the provider issued no refresh token; requesting a new user code", expiryText(st))
 		}
@@ -58,15 +63,19 @@ func (r *DeviceLoginReconciler) reconcileRefresh(ctx context.Context, s *loginSc
 	}
 	cfg, err := r.clientConfig(ctx, s)
 	if err != nil {
-		s.providerProblem = err.Error()
-		return false, nil
+		return false, r.clientConfigFailed(s, err)
 	}
-	tok, err := r.Flow.Refresh(ctx, cfg, st.RefreshToken)
+	pctx, cancel := providerContext(ctx)
+	defer cancel()
+	tok, err := r.flowFor(s.provider).Refresh(pctx, cfg, st.RefreshToken)
+	metrics.RecordRefresh(providerLabel(s.provider.obj), err == nil)
 	if err == nil {
 		return false, r.refreshed(ctx, s, tok)
 	}
 	if refreshTokenRefused(err) {
+		// Persisted, so that a new code is asked for even if the next request fails for a while.
 		st.RefreshToken = ""
+		st.NeedsApproval = "the provider refused the refresh token"
 		if err := r.persist(ctx, s); err != nil {
 			return false, err
 		}
@@ -119,6 +128,9 @@ func (r *DeviceLoginReconciler) refreshed(ctx context.Context, s *loginScope, to
 		return err
 	}
 	dl.Status.LastRefreshTime = mtime(s.now)
+	if r.shortLived(ctx, s) {
+		return nil
+	}
 	dl.Status.ConsecutiveFailures = 0
 	r.scheduleRefresh(s)
 	setRefreshed(dl, true, ReasonRefreshSucceeded, fmt.Sprintf("Refreshed at %s", timestamp(s.now)))
@@ -139,6 +151,7 @@ func (r *DeviceLoginReconciler) scheduleRefresh(s *loginScope) {
 		return
 	}
 	at := refreshTime(st.IssuedAt, st.Expiry, s.dl.Spec.RefreshBefore, string(s.dl.UID))
+	at = maxTime(at, st.IssuedAt.Add(minRefreshInterval))
 	ds.NextRefreshTime = mtime(at)
 	s.wakeAt(at)
 }
@@ -158,4 +171,44 @@ func refreshTime(issued, expiry time.Time, before *metav1.Duration, seed string)
 	h.Write([]byte(seed))
 	jitter := time.Duration(h.Sum32()%1000) * min(life/20, maxRefreshJitter) / 1000
 	return at.Add(-jitter)
+}
+
+// minRefreshInterval is the least time between receiving a token and refreshing it, whatever the
+// token's lifetime says.
+const minRefreshInterval = 5 * time.Second
+
+// minTokenLifetime: a token that lives shorter than this is the provider's mistake (expires_in 0
+// or negative, a JWT exp just after now). It is stored (the answer may carry a rotated refresh
+// token), but refreshing it is treated as a failure that backs off, not as a schedule.
+const minTokenLifetime = minRefreshInterval
+
+// shortLived handles a token that lives shorter than minTokenLifetime: the next refresh backs off
+// like a failed one, TokenRefreshed turns False with ProviderError, and the first one in a row
+// is announced with a ProviderError event. It reports whether the token was short-lived.
+func (r *DeviceLoginReconciler) shortLived(ctx context.Context, s *loginScope) bool {
+	dl, st := s.dl, s.state
+	if st.Expiry.IsZero() || st.Expiry.Sub(s.now) >= minTokenLifetime {
+		return false
+	}
+	failing := dl.Status.ConsecutiveFailures > 0
+	dl.Status.ConsecutiveFailures++
+	dl.Status.TokenExpiresAt = mtime(st.Expiry)
+	dl.Status.NextRefreshTime = mtime(s.now.Add(backoff(dl.Status.ConsecutiveFailures)).Add(time.Second - 1))
+	s.wakeAt(dl.Status.NextRefreshTime.Time)
+	msg := fmt.Sprintf("%s issued an access token that is valid for only %s (until %s); refreshing again at %s",
+		providerName(dl), max(st.Expiry.Sub(s.now), 0).Round(time.Second), timestamp(st.Expiry), timestamp(dl.Status.NextRefreshTime.Time))
+	setRefreshed(dl, false, ReasonProviderError, msg)
+	log.FromContext(ctx).Info("Provider issued a token that is about to expire", "expiresAt", timestamp(st.Expiry),
+		"failures", dl.Status.ConsecutiveFailures)
+	if !failing {
+		r.event(dl, corev1.EventTypeWarning, ReasonProviderError, "Refresh", "%s", msg)
+	}
+	return true
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -31,6 +31,10 @@ const (
 	ReasonInvalidSpec             = "InvalidSpec"
 	ReasonProviderError           = "ProviderError"
 
+	// ReasonReconcileError: Ready is Unknown because the operator could not confirm the token
+	// Secret (an API error); it retries with backoff.
+	ReasonReconcileError = "ReconcileError"
+
 	// Event-only reasons.
 	EventUserCodeIssued = "UserCodeIssued"
 	EventTokenRefreshed = "TokenRefreshed"
@@ -101,3 +105,6 @@ func timeOf(t *metav1.Time) time.Time {
 	}
 	return t.Time
 }
+
+// maxSubjectLength bounds status.authorizedSubject: it comes from the provider.
+const maxSubjectLength = 256

@@ -212,7 +212,7 @@ var _ = Describe("Faults", Ordered, func() {
 		good, _ := tokenSecret(ctx, ns, "template")
 
 		cur := getLogin(ctx, dl)
-		cur.Spec.SecretTemplate.Data["auth"] = "Bearer {{ .Nope }}"
+		cur.Spec.SecretTemplate.Data["auth"] = "Bearer {{ b64dec .TokenType }}" // "Bearer" is no base64
 		cur.Spec.SecretTemplate.Data["extra"] = "x"
 		Expect(k8s.Update(ctx, cur)).To(Succeed())
 		Eventually(func() string { return readyReason(ctx, dl) }, 10*time.Second).Should(Equal("False/InvalidSpec"))
@@ -279,8 +279,13 @@ var _ = Describe("A hostile provider", func() {
 				},
 			})).To(Succeed())
 			dl := newLogin(ctx, ns, "hostile")
-			Eventually(func() string { return readyCondition(ctx, dl).Reason }, 15*time.Second, 100*time.Millisecond).Should(Equal(wantReason))
-			Expect(readyCondition(ctx, dl).Message).To(ContainSubstring(wantInMessage))
+			// ProviderNotReady also reads "not resolved yet" for a moment at the start: wait for
+			// the message too.
+			Eventually(func(g Gomega) {
+				c := readyCondition(ctx, dl)
+				g.Expect(c.Reason).To(Equal(wantReason))
+				g.Expect(c.Message).To(ContainSubstring(wantInMessage))
+			}, 15*time.Second, 100*time.Millisecond).Should(Succeed())
 			if wantReason != ReasonAwaitingApproval {
 				Eventually(func() []string { return eventReasons(ctx, dl) }).Should(ContainElement(ReasonProviderError))
 			}

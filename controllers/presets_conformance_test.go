@@ -411,6 +411,7 @@ var _ = Describe("Presets", Ordered, func() {
 			scopes:          []string{"openid", "email"},
 			verificationURI: func(*providersim.Server) string { return "https://www.google.com/device" },
 			granted:         []string{"openid", "https://www.googleapis.com/auth/userinfo.email"}, pollInterval: 1,
+			subject: "alice@example.com", // the email of the ID token, verified against Google's issuer
 			idToken: true, expires: true, refresh: noRotation, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
@@ -446,6 +447,7 @@ var _ = Describe("Presets", Ordered, func() {
 			scopes:          []string{"openid", "profile", "offline_access", "User.Read"},
 			verificationURI: func(*providersim.Server) string { return "https://microsoft.com/devicelogin" },
 			granted:         []string{"openid", "profile", "User.Read"}, pollInterval: 1,
+			subject: "alice@example.com", // preferred_username of the ID token, verified against the tenant's issuer
 			idToken: true, expires: true, refresh: rotateKeepsOld, denial: "authorization_declined",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
 			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {

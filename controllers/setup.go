@@ -35,6 +35,14 @@ type Options struct {
 	Flow oauth.DeviceFlow
 	// HTTPClient is used for discovery.
 	HTTPClient *http.Client
+	// NamespacedFlow and NamespacedHTTPClient serve namespaced OAuthProviders, which tenants
+	// write: unless AllowPrivateNamespacedProviders, their HTTP client refuses internal addresses.
+	// nil means Flow and HTTPClient.
+	NamespacedFlow       oauth.DeviceFlow
+	NamespacedHTTPClient *http.Client
+	// AllowPrivateNamespacedProviders lets namespaced OAuthProviders use http and internal
+	// addresses (--allow-private-namespaced-providers).
+	AllowPrivateNamespacedProviders bool
 	// Clock is the time source; real unless a test sets a fake one.
 	Clock clock.PassiveClock
 	// MaxConcurrentReconciles of the DeviceLogin controller.
@@ -70,6 +78,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	} {
 		pr := &ProviderReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), HTTP: o.HTTPClient, Clock: o.Clock,
+			NamespacedHTTP: o.NamespacedHTTPClient, AllowPrivateNamespacedProviders: o.AllowPrivateNamespacedProviders,
 			ClusterResourceNamespace: o.ClusterResourceNamespace, DiscoveryInterval: o.DiscoveryInterval,
 			Discover: oauth.Discover, NewObject: kind.new,
 		}
@@ -81,7 +90,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	}
 
 	r := &DeviceLoginReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Flow: o.Flow,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Flow: o.Flow, NamespacedFlow: o.NamespacedFlow,
 		Clock: o.Clock, Recorder: mgr.GetEventRecorder("devicelogin-controller"),
 		ClusterResourceNamespace: o.ClusterResourceNamespace,
 	}

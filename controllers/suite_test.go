@@ -28,9 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
-
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/logsafe"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
@@ -114,13 +111,11 @@ func stopManager() {
 // startManagerWith starts a manager as main.go builds it, with the same cache settings; tune
 // changes its options and flow replaces the provider client.
 func startManagerWith(tune func(*ctrl.Options), flow oauth.DeviceFlow) *runningManager {
-	owned, err := labels.NewRequirement(authv1alpha1.DeviceLoginLabel, selection.Exists, nil)
-	Expect(err).NotTo(HaveOccurred())
 	opts := ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.NewSelector().Add(*owned)},
+			&corev1.Secret{}: SecretCacheOptions(),
 		}},
 		// The suite starts managers more than once in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -137,6 +132,9 @@ func startManagerWith(tune func(*ctrl.Options), flow oauth.DeviceFlow) *runningM
 	Expect(SetupWithManager(mgr, Options{
 		ClusterResourceNamespace: clusterNS, Flow: flow, HTTPClient: httpClient, MaxConcurrentReconciles: 4,
 		DiscoveryInterval: time.Hour,
+		// The suite's providers are namespaced OAuthProviders on 127.0.0.1, as an admin allows with
+		// --allow-private-namespaced-providers.
+		AllowPrivateNamespacedProviders: true,
 	})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &runningManager{cancel: cancel, done: make(chan struct{})}

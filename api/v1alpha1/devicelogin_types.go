@@ -13,6 +13,13 @@ const (
 	// DeviceLoginLabel marks the token Secret and the operator's own state Secret with the name of
 	// the DeviceLogin they belong to. The manager caches only Secrets with this label.
 	DeviceLoginLabel = "auth.devicelogin.dev/devicelogin"
+	// DataHashAnnotation is stamped on every token Secret: the SHA-256 (hex) of the Secret's data,
+	// as computed by internal/secrethash.DataHash. It changes exactly when the data changes, so
+	// Reloader-style tools (and pod-template annotations copied from it) can restart consumers.
+	DataHashAnnotation = "auth.devicelogin.dev/data-hash"
+	// RestartedAtAnnotation is set on the pod template of each of spec.rolloutRestartTargets
+	// (RFC 3339) to restart it, as `kubectl rollout restart` does with its own key.
+	RestartedAtAnnotation = "auth.devicelogin.dev/restartedAt"
 )
 
 // ProviderKind is the kind of provider a DeviceLogin references.
@@ -37,6 +44,30 @@ const (
 	CodeExpiryStop CodeExpiryPolicy = "Stop"
 )
 
+// RolloutRestartKind is the kind of a workload restarted when the token Secret changes.
+// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet
+type RolloutRestartKind string
+
+// The workload kinds that can be restarted.
+const (
+	RolloutRestartDeployment  RolloutRestartKind = "Deployment"
+	RolloutRestartStatefulSet RolloutRestartKind = "StatefulSet"
+	RolloutRestartDaemonSet   RolloutRestartKind = "DaemonSet"
+)
+
+// RolloutRestartTarget names a workload (apps/v1) in the DeviceLogin's namespace whose pods are
+// restarted when the token Secret's data changes.
+type RolloutRestartTarget struct {
+	// Kind of the workload: Deployment, StatefulSet or DaemonSet.
+	Kind RolloutRestartKind `json:"kind"`
+
+	// Name of the workload, in the DeviceLogin's namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+	Name string `json:"name"`
+}
+
 // ProviderReference names the OAuthProvider (in the DeviceLogin's namespace) or ClusterOAuthProvider
 // to ask.
 type ProviderReference struct {
@@ -57,19 +88,27 @@ type SecretTemplate struct {
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 
-	// Annotations added to the token Secret.
+	// Annotations added to the token Secret. The kubernetes.io/service-account.* annotations are
+	// refused: they would ask the API server to fill the Secret with a service account's token.
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('kubernetes.io/service-account'))",message="secretTemplate.annotations may not set kubernetes.io/service-account.* annotations"
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 
-	// Type of the token Secret. Default Opaque.
-	// +kubebuilder:validation:MaxLength=253
+	// Type of the token Secret: Opaque (the default) or one of the types a workload consumes.
+	// Service-account token Secrets are refused.
+	// +kubebuilder:validation:Enum=Opaque;kubernetes.io/basic-auth;kubernetes.io/dockerconfigjson;kubernetes.io/dockercfg;kubernetes.io/ssh-auth;kubernetes.io/tls
 	// +optional
 	Type string `json:"type,omitempty"`
 
-	// Data holds extra keys of the token Secret. Each value is a Go text/template rendered with
-	// .AccessToken, .TokenType, .Expiry (RFC 3339, empty when the token does not expire), .IDToken and
-	// .Scope; for example `.dockerconfigjson` or `Authorization: "Bearer {{ .AccessToken }}"`.
+	// Data holds extra keys of the token Secret. Each value is a template in a small, sandboxed
+	// part of Go's text/template syntax, rendered with .AccessToken, .TokenType, .Expiry (RFC 3339,
+	// empty when the token does not expire), .IDToken and .Scope; for example
+	// `authorization: "Bearer {{ .AccessToken }}"`. Only values, literals, variables declared once,
+	// if/else/with and the functions b64enc, b64dec, quote, upper, lower, trim, trimPrefix,
+	// trimSuffix, replace, default, concat, eq, ne, not, and, or are allowed (docs/secret-templates.md).
+	// Each value is at most 4096 bytes long and renders to at most 256 KiB.
 	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 4096)",message="each secretTemplate.data value must be at most 4096 characters long"
 	// +optional
 	Data map[string]string `json:"data,omitempty"`
 }
@@ -97,8 +136,10 @@ type DeviceLoginSpec struct {
 	// +optional
 	Parameters map[string]string `json:"parameters,omitempty"`
 
-	// SecretName is the name of the token Secret in this namespace. Defaults to the DeviceLogin's name.
+	// SecretName is the name of the token Secret in this namespace. Defaults to the DeviceLogin's
+	// name. Names ending in -devicelogin-state are the operator's own and are refused.
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!self.endsWith('-devicelogin-state')",message="secretName may not end in -devicelogin-state: that suffix names the operator's own state Secrets"
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="secretName must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (e.g. ci-bot-token)"
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
@@ -133,6 +174,26 @@ type DeviceLoginSpec struct {
 	// +kubebuilder:default=false
 	// +optional
 	RevokeOnDelete bool `json:"revokeOnDelete"`
+
+	// RolloutRestartTargets are workloads in this namespace restarted (as by `kubectl rollout
+	// restart`) when the token Secret's data changes, for consumers that read the token once: from
+	// an environment variable or a subPath mount. Workloads that mount the Secret as a directory see
+	// new files without a restart and need not be listed. The first token the operator sees for a
+	// DeviceLogin restarts nothing.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	// +optional
+	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
+
+	// RolloutRestartMinInterval is the least time between two restarts of the targets: a token that
+	// changes again within it restarts them once, at the end of the interval, with the newest data.
+	// Default 5m; 0s restarts on every change.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$')",message="rolloutRestartMinInterval must be a duration such as 5m or 1h30m"
+	// +kubebuilder:default="5m"
+	// +optional
+	RolloutRestartMinInterval *metav1.Duration `json:"rolloutRestartMinInterval,omitempty"`
 }
 
 // DeviceLoginStatus is where the flow stands. The times are absolute so that a restarted
@@ -218,15 +279,35 @@ type DeviceLoginStatus struct {
 	// +optional
 	LastHandledReauthorize string `json:"lastHandledReauthorize,omitempty"`
 
+	// UnansweredCodes counts the user codes in a row that expired before anyone approved them. With
+	// codeExpiryPolicy Renew the operator stops asking after 10 (CodeExpired, with an event); the
+	// reauthorize annotation or a spec change starts again.
+	// +optional
+	UnansweredCodes int32 `json:"unansweredCodes,omitempty"`
+
 	// LastHandledRefresh is the last value of the auth.devicelogin.dev/refresh annotation that was
 	// acted on.
 	// +optional
 	LastHandledRefresh string `json:"lastHandledRefresh,omitempty"`
+
+	// RolloutRestartedDataHash is the token Secret's data hash (auth.devicelogin.dev/data-hash)
+	// that spec.rolloutRestartTargets were last restarted for, or, before the first restart, the
+	// first hash seen. The targets are restarted when the Secret's hash differs from it. Empty
+	// while the DeviceLogin has no rolloutRestartTargets.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	RolloutRestartedDataHash string `json:"rolloutRestartedDataHash,omitempty"`
+
+	// LastRolloutRestartTime is when spec.rolloutRestartTargets were last restarted; the next
+	// restart comes no earlier than spec.rolloutRestartMinInterval after it.
+	// +optional
+	LastRolloutRestartTime *metav1.Time `json:"lastRolloutRestartTime,omitempty"`
 }
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=dl,categories=devicelogin-operator
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="a DeviceLogin name is at most 63 characters: it is used as a label value on its Secrets"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="User Code",type=string,JSONPath=`.status.userCode`

@@ -62,6 +62,8 @@ type OAuthProviderSpec struct {
 	// authority URL (https://login.microsoftonline.com/<tenant>).
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="issuerURL must be an absolute URL such as https://dex.example.com/dex"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^:/?#]+://[^/?#]*@')",message="issuerURL must not carry credentials (user:password@): everyone who can read the provider would see them; use clientSecretRef"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="issuerURL must not have a query or fragment: an issuer is a plain https URL such as https://dex.example.com/dex"
 	// +optional
 	IssuerURL string `json:"issuerURL,omitempty"`
 
@@ -69,12 +71,14 @@ type OAuthProviderSpec struct {
 	// and the preset.
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="deviceAuthorizationURL must be an absolute URL such as https://idp.example.com/oauth/device/code"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^:/?#]+://[^/?#]*@')",message="deviceAuthorizationURL must not carry credentials (user:password@): everyone who can read the provider would see them; use clientSecretRef"
 	// +optional
 	DeviceAuthorizationURL string `json:"deviceAuthorizationURL,omitempty"`
 
 	// TokenURL is the OAuth 2.0 token endpoint. It overrides discovery and the preset.
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="tokenURL must be an absolute URL such as https://idp.example.com/oauth/token"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^:/?#]+://[^/?#]*@')",message="tokenURL must not carry credentials (user:password@): everyone who can read the provider would see them; use clientSecretRef"
 	// +optional
 	TokenURL string `json:"tokenURL,omitempty"`
 
@@ -82,6 +86,7 @@ type OAuthProviderSpec struct {
 	// revokeOnDelete. Optional; it overrides discovery and the preset.
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="revocationURL must be an absolute URL such as https://idp.example.com/oauth/revoke"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^:/?#]+://[^/?#]*@')",message="revocationURL must not carry credentials (user:password@): everyone who can read the provider would see them; use clientSecretRef"
 	// +optional
 	RevocationURL string `json:"revocationURL,omitempty"`
 
@@ -108,7 +113,9 @@ type OAuthProviderSpec struct {
 	ClientAuthentication ClientAuthentication `json:"clientAuthentication,omitempty"`
 
 	// AllowInsecureHTTP permits http:// endpoints. Leave it false outside a trusted local network:
-	// tokens and client secrets would travel in clear text.
+	// tokens and client secrets would travel in clear text. On an OAuthProvider it is refused (and
+	// so are endpoints on loopback, private, link-local, CGNAT and ULA addresses) unless the
+	// operator runs with --allow-private-namespaced-providers.
 	// +kubebuilder:default=false
 	// +optional
 	AllowInsecureHTTP bool `json:"allowInsecureHTTP"`
@@ -130,7 +137,8 @@ type OAuthProviderStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// Conditions: Ready is True when the endpoints are known and the client secret (if any) is
-	// readable.
+	// readable. Discovered says how the last discovery went; while re-discovery fails, Ready stays
+	// True with the endpoints of the last successful discovery for up to 24 hours.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -160,7 +168,8 @@ type OAuthProviderStatus struct {
 	// +optional
 	JWKSURL string `json:"jwksURL,omitempty"`
 
-	// LastDiscoveryTime is when the endpoints were last resolved.
+	// LastDiscoveryTime is when the endpoints in status were read from a discovery document;
+	// absent when they come from the preset or the spec alone.
 	// +optional
 	LastDiscoveryTime *metav1.Time `json:"lastDiscoveryTime,omitempty"`
 }

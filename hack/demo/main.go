@@ -20,20 +20,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/kubectlplugin"
 	"github.com/devicelogin-dev/devicelogin-operator/test/e2e/framework"
 )
 
@@ -42,6 +46,8 @@ const (
 	loginName    = "ci-bot"
 	secretName   = "ci-bot-token"
 	providerName = "dex"
+	// consumer reads the token from an environment variable, so it is restarted after a refresh.
+	consumer = "ci-runner"
 )
 
 func main() { os.Exit(run(os.Stdout)) }
@@ -55,6 +61,7 @@ type demo struct {
 	mgr     *framework.Manager
 	addrs   []string // what must stop listening when the demo ends
 	started time.Time
+	metrics string // the manager's metrics URL
 }
 
 func run(out io.Writer) int {
@@ -158,10 +165,18 @@ func (d *demo) run(ctx context.Context) error {
 	}
 
 	d.say("Starting the manager as %s, bound to config/rbac's roles", framework.ManagerUser)
-	if d.mgr, err = framework.StartManager(managerBinary, d.cp.ManagerKubeconfigPath,
-		filepath.Join(d.dir, "manager.log"), framework.DefaultManagerArgs()...); err != nil {
+	metricsPort, err := framework.FreePort()
+	if err != nil {
 		return err
 	}
+	d.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
+	args := slices.DeleteFunc(framework.DefaultManagerArgs(), func(a string) bool { return strings.HasPrefix(a, "--metrics-bind-address") })
+	args = append(args, fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort), "--metrics-secure=false")
+	if d.mgr, err = framework.StartManager(managerBinary, d.cp.ManagerKubeconfigPath,
+		filepath.Join(d.dir, "manager.log"), args...); err != nil {
+		return err
+	}
+	d.addrs = append(d.addrs, fmt.Sprintf("127.0.0.1:%d", metricsPort))
 	d.addrs = append(d.addrs, d.mgr.ProbeAddr)
 	if d.mgr.LeaderElectionProblem != "" {
 		d.info("WARNING: running without --leader-elect: %s", d.mgr.LeaderElectionProblem)
@@ -191,9 +206,11 @@ func (d *demo) apply(ctx context.Context) error {
 	dl.TypeMeta = metav1.TypeMeta{APIVersion: authv1alpha1.GroupVersion.String(), Kind: "DeviceLogin"}
 	dl.Spec.SecretName = secretName
 	dl.Spec.SecretTemplate = &authv1alpha1.SecretTemplate{Data: map[string]string{"authorization": "Bearer {{ .AccessToken }}"}}
+	dl.Spec.RolloutRestartTargets = []authv1alpha1.RolloutRestartTarget{{Kind: authv1alpha1.RolloutRestartDeployment, Name: consumer}}
+	deploy := consumerDeployment()
 
-	d.say("Applying a ClusterOAuthProvider and a DeviceLogin")
-	for _, obj := range []any{provider, dl} {
+	d.say("Applying a ClusterOAuthProvider, a DeviceLogin, and a Deployment that reads the token from an environment variable")
+	for _, obj := range []any{provider, dl, deploy} {
 		y, err := yaml.Marshal(obj)
 		if err != nil {
 			return err
@@ -205,6 +222,9 @@ func (d *demo) apply(ctx context.Context) error {
 	}
 	if err := c.Create(ctx, dl); err != nil {
 		return fmt.Errorf("creating DeviceLogin %s/%s: %w", namespace, loginName, err)
+	}
+	if err := c.Create(ctx, deploy); err != nil {
+		return fmt.Errorf("creating Deployment %s/%s: %w", namespace, consumer, err)
 	}
 	var last string
 	err := poll(ctx, 60*time.Second, func() (bool, error) {
@@ -269,8 +289,19 @@ func (d *demo) showCode(ctx context.Context) (*authv1alpha1.DeviceLogin, error) 
 	default:
 		fmt.Fprint(d.out, out)
 	}
+	d.plugin(ctx, "pending", "-A")
+	d.plugin(ctx, "show", loginName, "-n", namespace, "--qr")
 	d.printInstructions(dl)
 	return dl, nil
+}
+
+// plugin runs `kubectl devicelogin ARGS` (cmd/kubectl-devicelogin) in-process, as an approver would.
+func (d *demo) plugin(ctx context.Context, args ...string) {
+	d.say("kubectl devicelogin %s", strings.Join(args, " "))
+	if code := kubectlplugin.Run(ctx, append([]string{"--kubeconfig", d.cp.KubeconfigPath}, args...),
+		kubectlplugin.Options{Out: d.out, ErrOut: d.out}); code != 0 {
+		d.info("(kubectl devicelogin exited with %d)", code)
+	}
 }
 
 func (d *demo) printFacts(ctx context.Context, dl *authv1alpha1.DeviceLogin) {
@@ -394,6 +425,8 @@ func (d *demo) watch(ctx context.Context, dl *authv1alpha1.DeviceLogin) error {
 		if t := dl.Status.LastRefreshTime; t != nil && (lastRefresh == nil || !t.Equal(lastRefresh)) {
 			lastRefresh = t.DeepCopy()
 			d.say("Token refreshed at %s; expires at %s; next refresh at %s", timeText(t), timeText(dl.Status.TokenExpiresAt), timeText(dl.Status.NextRefreshTime))
+			d.showRestart(ctx)
+			d.showMetrics(ctx)
 			if d.auto {
 				d.say("DEMO_APPROVE=auto: the first refresh happened %s after the start; done", time.Since(d.started).Round(time.Second))
 				return nil
@@ -457,6 +490,77 @@ func poll(ctx context.Context, timeout time.Duration, cond func() (bool, error))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// consumerDeployment is a workload that reads the token from an environment variable, which a
+// refresh never updates: the DeviceLogin lists it in rolloutRestartTargets. (No kubelet runs here,
+// so the demo shows the restart on the Deployment's pod template, not on pods.)
+func consumerDeployment() *appsv1.Deployment {
+	labels := map[string]string{"app": consumer}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: consumer, Namespace: namespace},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "runner", Image: "registry.example.com/ci-runner:1",
+					Env: []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+						LocalObjectReference: corev1.LocalObjectReference{Name: secretName}, Key: "access_token",
+					}}}},
+				}}},
+			},
+		},
+	}
+}
+
+// showRestart waits for the consumer's restart after the refresh and shows it.
+func (d *demo) showRestart(ctx context.Context) {
+	var at string
+	err := poll(ctx, 20*time.Second, func() (bool, error) {
+		var dep appsv1.Deployment
+		if err := d.cp.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: consumer}, &dep); err != nil {
+			return false, err
+		}
+		at = dep.Spec.Template.Annotations[authv1alpha1.RestartedAtAnnotation]
+		return at != "", nil
+	})
+	if err != nil {
+		d.info("Deployment %s was not restarted: %v", consumer, err)
+		return
+	}
+	d.say("Deployment %s restarted after the refresh (pod template %s=%s)", consumer, authv1alpha1.RestartedAtAnnotation, at)
+	events, _ := framework.EventsFor(ctx, d.cp.Client, namespace, "DeviceLogin", loginName)
+	for _, e := range framework.EventsWithReason(events, "RolloutRestarted") {
+		d.info("Event %s %s: %s", e.Type, e.Reason, e.Message)
+	}
+}
+
+// showMetrics prints the manager's devicelogin_* series, as Prometheus scrapes them.
+func (d *demo) showMetrics(ctx context.Context) {
+	d.say("Metrics (%s), devicelogin_* only", d.metrics)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.metrics, nil)
+	if err != nil {
+		d.info("(%v)", err)
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.info("(scraping failed: %v)", err)
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		d.info("(scraping failed: %v)", err)
+		return
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "devicelogin_") {
+			fmt.Fprintln(d.out, "  "+line)
 		}
 	}
 }

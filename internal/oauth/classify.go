@@ -13,8 +13,30 @@ import (
 )
 
 // maxRetryAfter keeps an absurd Retry-After from parking a resource for
-// weeks; the controller can always come back sooner.
-const maxRetryAfter = 24 * time.Hour
+// hours: waiting longer than this is never worth a stuck login, and a
+// provider that still refuses simply says so again.
+const maxRetryAfter = 10 * time.Minute
+
+// unreachableError is every failure to connect of a client with
+// HTTPOptions.DenyPrivate. It names only the URL's host, which the
+// provider's author wrote, and tells nothing about what happened on the
+// wire (refused, timed out, reset, which address a name resolved to), so
+// that error messages cannot be used to scan the network. It wraps nothing
+// on purpose: nothing can be read out of it.
+type unreachableError struct {
+	host string
+	// blocked says the address policy refused the host (or what it
+	// resolves to), which is permanent, rather than a network failure.
+	blocked bool
+}
+
+func (e *unreachableError) Error() string {
+	if e.blocked {
+		return "refusing to connect to " + e.host + ": it is or resolves to an internal address " +
+			"(loopback, private, link-local, CGNAT, ULA or similar), which this provider may not reach"
+	}
+	return "could not reach " + e.host
+}
 
 // transportError turns a failed http.Client.Do into one of our typed errors.
 // It never includes err.Error(): url.Error and friends quote URLs and
@@ -23,6 +45,13 @@ func transportError(ctx context.Context, err error) error {
 	var re *redirectError
 	if errors.As(err, &re) {
 		return &ProtocolError{Reason: re.reason}
+	}
+	var ue *unreachableError
+	if errors.As(err, &ue) {
+		if ue.blocked {
+			return &ProtocolError{Reason: ue.Error()}
+		}
+		return &TransientError{Reason: ue.Error(), cause: ctx.Err()}
 	}
 	var be *blockedAddressError
 	if errors.As(err, &be) {
@@ -92,7 +121,11 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && secs > 0 {
+		return maxRetryAfter // more seconds than an int64 holds
+	}
+	if err == nil {
 		if secs <= 0 {
 			return 0
 		}

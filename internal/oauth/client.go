@@ -36,6 +36,13 @@ type Client struct {
 	// which has no timeout and follows redirects anywhere.
 	HTTP *http.Client
 
+	// Observe, when set, is called once for each request RequestDeviceCode,
+	// PollToken, Refresh and Revoke send, with ClientConfig.Provider, the
+	// endpoint (Endpoint* constants) and the outcome (Outcome* constants),
+	// for request counters. Its labels never hold a provider-chosen string.
+	// It must be safe for concurrent use and return quickly.
+	Observe func(provider, endpoint, outcome string)
+
 	// verifiers caches one ID token verifier per (issuer, JWKS URL, client
 	// ID), so go-oidc's key cache survives between reconciles.
 	verifiers sync.Map
@@ -56,7 +63,7 @@ var reservedParams = []string{"client_id", "client_secret", "scope", "audience"}
 
 // RequestDeviceCode starts a device authorization (RFC 8628 section 3.1).
 // The returned Interval already includes Quirks.PollMargin.
-func (c *Client) RequestDeviceCode(ctx context.Context, cfg ClientConfig, req DeviceRequest) (*DeviceAuthorization, error) {
+func (c *Client) RequestDeviceCode(ctx context.Context, cfg ClientConfig, req DeviceRequest) (_ *DeviceAuthorization, err error) {
 	form := url.Values{}
 	for k, v := range req.Parameters {
 		if slices.Contains(reservedParams, k) {
@@ -72,7 +79,12 @@ func (c *Client) RequestDeviceCode(ctx context.Context, cfg ClientConfig, req De
 		form.Set("audience", req.Audience)
 	}
 	secrets := []string{cfg.ClientSecret}
-	resp, err := c.postForm(ctx, cfg, cfg.Endpoints.DeviceAuthorizationURL, "device authorization URL", form)
+	hreq, err := c.formRequest(ctx, cfg, cfg.Endpoints.DeviceAuthorizationURL, "device authorization URL", form)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { c.observe(cfg, EndpointDeviceAuthorization, err) }()
+	resp, err := c.do(ctx, hreq)
 	if err != nil {
 		return nil, err
 	}
@@ -89,13 +101,18 @@ func (c *Client) RequestDeviceCode(ctx context.Context, cfg ClientConfig, req De
 // *Error for the controller to reschedule. This is hand-written because
 // x/oauth2's Config.DeviceAccessToken loops and sleeps until approval, which
 // would pin a reconcile worker for minutes.
-func (c *Client) PollToken(ctx context.Context, cfg ClientConfig, deviceCode string) (*Token, error) {
+func (c *Client) PollToken(ctx context.Context, cfg ClientConfig, deviceCode string) (_ *Token, err error) {
 	if deviceCode == "" {
 		return nil, errors.New("oauth: no device code to poll with")
 	}
 	form := url.Values{"grant_type": {deviceGrantType}, "device_code": {deviceCode}}
 	secrets := []string{deviceCode, cfg.ClientSecret}
-	resp, err := c.postForm(ctx, cfg, cfg.Endpoints.TokenURL, "token URL", form)
+	hreq, err := c.formRequest(ctx, cfg, cfg.Endpoints.TokenURL, "token URL", form)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { c.observe(cfg, EndpointToken, err) }()
+	resp, err := c.do(ctx, hreq)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +131,7 @@ func (c *Client) PollToken(ctx context.Context, cfg ClientConfig, deviceCode str
 
 // Revoke revokes a token (RFC 7009). With no revocation URL there is
 // nothing to do, which is not an error: the caller deletes its copy anyway.
-func (c *Client) Revoke(ctx context.Context, cfg ClientConfig, token, tokenTypeHint string) error {
+func (c *Client) Revoke(ctx context.Context, cfg ClientConfig, token, tokenTypeHint string) (err error) {
 	if cfg.Endpoints.RevocationURL == "" || token == "" {
 		return nil
 	}
@@ -123,7 +140,12 @@ func (c *Client) Revoke(ctx context.Context, cfg ClientConfig, token, tokenTypeH
 		form.Set("token_type_hint", tokenTypeHint)
 	}
 	secrets := []string{token, cfg.ClientSecret}
-	resp, err := c.postForm(ctx, cfg, cfg.Endpoints.RevocationURL, "revocation URL", form)
+	hreq, err := c.formRequest(ctx, cfg, cfg.Endpoints.RevocationURL, "revocation URL", form)
+	if err != nil {
+		return err
+	}
+	defer func() { c.observe(cfg, EndpointRevocation, err) }()
+	resp, err := c.do(ctx, hreq)
 	if err != nil {
 		return err
 	}
@@ -146,8 +168,9 @@ type rawResponse struct {
 	body   []byte
 }
 
-// postForm sends one form POST with client authentication per cfg.
-func (c *Client) postForm(ctx context.Context, cfg ClientConfig, endpoint, what string, form url.Values) (*rawResponse, error) {
+// formRequest builds one form POST with client authentication per cfg. Its
+// errors are configuration mistakes found before anything is sent.
+func (c *Client) formRequest(ctx context.Context, cfg ClientConfig, endpoint, what string, form url.Values) (*http.Request, error) {
 	if endpoint == "" {
 		return nil, fmt.Errorf("oauth: no %s configured", what)
 	}
@@ -175,7 +198,7 @@ func (c *Client) postForm(ctx context.Context, cfg ClientConfig, endpoint, what 
 		// RFC 6749 section 2.3.1: each part is form-url-encoded first.
 		req.SetBasicAuth(url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret))
 	}
-	return c.do(ctx, req)
+	return req, nil
 }
 
 // do sends req through the Client's HTTP client.
@@ -190,15 +213,13 @@ func doRequest(ctx context.Context, hc *http.Client, req *http.Request) (*rawRes
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}
-	defer resp.Body.Close()
 	body, err := readLimited(resp.Body)
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
 			return nil, &TransientError{Reason: err.Error(), StatusCode: resp.StatusCode}
 		}
 		terr := transportError(ctx, err)
-		var te *TransientError
-		if errors.As(terr, &te) {
+		if te, ok := terr.(*TransientError); ok {
 			te.StatusCode = resp.StatusCode
 		}
 		return nil, terr

@@ -11,7 +11,7 @@ import (
 )
 
 // operations runs each grant against p so credential placement can be
-// checked for all of them, Refresh (x/oauth2) included.
+// checked for all of them.
 var operations = []struct {
 	name string
 	run  func(ctx context.Context, c *Client, cfg ClientConfig) error

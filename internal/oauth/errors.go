@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -32,8 +31,10 @@ type Error struct {
 	Description string
 	// StatusCode is the HTTP status the error came with.
 	StatusCode int
-	// Interval is a new polling interval sent with slow_down (GitHub does),
-	// or the Retry-After of a 429 that carried an OAuth error; 0 otherwise.
+	// Interval is the new polling interval a slow_down states (GitHub sends
+	// one), clamped to [1s, 10m]; if it states none and came with HTTP 429,
+	// the Retry-After header (at most 10m); 0 otherwise, and always 0 for
+	// other codes: the controller then adds 5s itself (RFC 8628 3.5).
 	Interval time.Duration
 	// ProviderCode is the provider's own code when Quirks.ErrorCodes
 	// translated it into Code (e.g. bad_refresh_token), "" otherwise.
@@ -54,7 +55,8 @@ func (e *Error) Error() string {
 }
 
 // TransientError is a failure worth retrying with backoff: a network error or
-// timeout, HTTP 5xx, HTTP 429, a body that is not a valid OAuth response
+// timeout, HTTP 5xx, HTTP 429 whatever OAuth error it carries (slow_down
+// aside, which is an *Error), a body that is not a valid OAuth response
 // (HTML, garbage, empty) or a body over 1 MiB.
 type TransientError struct {
 	// Reason is short, human and secret-free, e.g. "connection refused",
@@ -62,7 +64,8 @@ type TransientError struct {
 	Reason string
 	// StatusCode is the HTTP status, 0 when no response arrived.
 	StatusCode int
-	// RetryAfter comes from the Retry-After header, 0 when absent.
+	// RetryAfter comes from the Retry-After header (delta-seconds or an
+	// HTTP date), at most 10 minutes; 0 when absent.
 	RetryAfter time.Duration
 
 	// cause is only ever a context error, so callers can tell a cancelled
@@ -136,17 +139,7 @@ func IsCode(err error, codes ...string) bool {
 // are masked before truncation so a cut can never leave half a secret behind,
 // and control characters are dropped so one line stays one line.
 func sanitizeProviderText(s string, secrets []string) string {
-	s = maskSecrets(s, secrets)
-	s = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, s)
-	return truncate(strings.TrimSpace(s), maxDescriptionLen)
+	return SanitizeDisplay(maskSecrets(s, secrets), maxDescriptionLen)
 }
 
 // maskSecrets hides each secret also in its URL-encoded forms, because

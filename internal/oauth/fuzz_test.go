@@ -27,8 +27,14 @@ func checkParsedError(t *testing.T, err error) {
 	var pe *ProtocolError
 	switch {
 	case errors.As(err, &oe):
-		if len(oe.Description) > maxDescriptionLen || len(oe.Code) > maxDescriptionLen || oe.Interval < 0 {
+		if len(oe.Description) > maxDescriptionLen || len(oe.Code) > maxDescriptionLen || oe.Interval < 0 || oe.Interval > maxInterval {
 			t.Fatalf("unbounded *Error: %#v", oe)
+		}
+		if oe.StatusCode == http.StatusTooManyRequests && oe.Code != "slow_down" {
+			t.Fatalf("HTTP 429 that is not slow_down must be transient: %#v", oe)
+		}
+		if oe.Code != "slow_down" && oe.StatusCode != http.StatusTooManyRequests && oe.Interval != 0 {
+			t.Fatalf("interval on %#v", oe)
 		}
 	case errors.As(err, &te):
 		if te.RetryAfter < 0 || te.RetryAfter > maxRetryAfter {
@@ -48,6 +54,13 @@ func FuzzParseTokenResponse(f *testing.F) {
 		"error=authorization_pending&error_description=%00%ff",
 		`{"access_token":"a","scope":["x",1]}`,
 		"<html>", "", "{", `{"a":1}{"b":2}`,
+		`{"access_token":"a","expires_in":3599.5,"refresh_token":"r"}`,
+		`{"access_token":"a","expires_in":0}`,
+		`{"access_token":"a","expires_in":"-1e300"}`,
+		`{"access_token":"a","expires_in":"soon"}`,
+		`{"error":"slow_down","interval":-5}`,
+		`{"error":"invalid_grant","interval":30}`,
+		`{"error":"authorization_pending"}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
 		tok, err := ParseTokenResponse(status, http.Header{"Content-Type": {contentType}}, body)
@@ -55,8 +68,13 @@ func FuzzParseTokenResponse(f *testing.F) {
 			checkParsedError(t, err)
 			return
 		}
-		if tok.AccessToken == "" || tok.TokenType == "" || tok.ExpiresIn < 0 || tok.ExpiresIn > maxTokenLifetime {
+		if tok.AccessToken == "" || tok.TokenType == "" || tok.ExpiresIn < 0 || tok.ExpiresIn > maxTokenLifetime ||
+			tok.ExpiresIn > 0 && tok.ExpiresIn < time.Second {
 			t.Fatalf("invalid token accepted: %+v", tok)
+		}
+		if tok.LifetimeProblem != "" && (tok.ExpiresIn != 0 || len(tok.LifetimeProblem) > 64 ||
+			SanitizeDisplay(tok.LifetimeProblem, 64) != tok.LifetimeProblem) {
+			t.Fatalf("bad lifetime problem: %+v", tok)
 		}
 	})
 }
@@ -69,6 +87,10 @@ func FuzzParseDeviceAuthorizationResponse(f *testing.F) {
 		"device_code=d&user_code=u&verification_uri=javascript:alert(1)",
 		`{"error":"access_denied"}`,
 		"<html>", "", "=",
+		`{"device_code":"d","user_code":"<b>x</b>","verification_uri":"https://x.test/d"}`,
+		`{"device_code":"d","user_code":"ABCD EFGH","verification_uri":"https://u:p@x.test/d","interval":"soon"}`,
+		`{"device_code":"d","user_code":"A-1","verification_uri":"https://x.test/d","verification_uri_complete":"https://x.test/\u202e","message":"a\nb\u0000c"}`,
+		`{"device_code":"d","user_code":"A","verification_uri_complete":"https://x.test/d?c=A#f","interval":0.2}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
 		d, err := ParseDeviceAuthorizationResponse(status, http.Header{"Content-Type": {contentType}}, body)
@@ -76,7 +98,11 @@ func FuzzParseDeviceAuthorizationResponse(f *testing.F) {
 			checkParsedError(t, err)
 			return
 		}
-		if d.DeviceCode == "" || d.UserCode == "" || !isWebURL(d.VerificationURI) ||
+		if d.VerificationURIComplete != "" && !validDisplayURL(d.VerificationURIComplete) ||
+			len(d.Message) > maxMessageLen || SanitizeDisplay(d.Message, maxMessageLen) != d.Message {
+			t.Fatalf("unchecked display strings accepted: %+v", d)
+		}
+		if d.DeviceCode == "" || !validUserCode(d.UserCode) || !validDisplayURL(d.VerificationURI) ||
 			d.Interval < minInterval || d.Interval > maxInterval ||
 			d.ExpiresIn < time.Second || d.ExpiresIn > maxDeviceExpiry {
 			t.Fatalf("invalid device authorization accepted: %+v", d)

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -28,52 +27,78 @@ const (
 	userAgent      = "devicelogin-operator"
 )
 
-var (
-	// metadataV4 covers link-local IPv4, where every major cloud serves
-	// instance credentials (169.254.169.254) that a hostile discovery
-	// document must not be able to point us at.
-	metadataV4 = netip.MustParsePrefix("169.254.0.0/16")
-	// metadataV6 is AWS's IPv6 instance metadata endpoint.
-	metadataV6 = netip.MustParseAddr("fd00:ec2::254")
-)
-
 // errBodyTooLarge is matched with errors.Is; its text names no data.
 var errBodyTooLarge = errors.New("response body exceeds 1 MiB")
 
 // HTTPOptions configure NewHTTPClient.
 type HTTPOptions struct {
 	// Timeout bounds a whole request, body included; default 15s. It is
-	// what keeps a hanging provider from stalling a reconcile worker.
+	// what keeps a hanging provider from stalling a reconcile worker. With
+	// DenyPrivate it bounds each hop of a redirect chain instead (at most
+	// four), so that a timeout reads like any other failure.
 	Timeout time.Duration
 	// AllowMetadataIPs lets requests reach 169.254.0.0/16 and
 	// fd00:ec2::254. It is false by default because provider URLs come from
 	// users and from discovery documents, and the cloud metadata service
 	// hands out the node's credentials to anyone who can reach it.
 	AllowMetadataIPs bool
+	// DenyPrivate refuses loopback, private (10/8, 172.16/12, 192.168/16),
+	// link-local (169.254/16, fe80::/10, so the metadata addresses too,
+	// whatever AllowMetadataIPs says), CGNAT (100.64/10), ULA (fc00::/7),
+	// unspecified, multicast and reserved addresses, also in their
+	// IPv4-mapped, NAT64, 6to4 and IPv4-compatible IPv6 forms. The check
+	// runs on every address the dialer tries after DNS resolution, on
+	// literal IPs in URLs, and, when a proxy from the environment carries
+	// the request, on the target host resolved here (a proxy would
+	// otherwise reach internal addresses for us; a target this resolver
+	// cannot resolve is refused). The proxy itself may be internal: it is
+	// the administrator's. Every failure to connect then reads "could not
+	// reach HOST", without telling refused from timed out or reset, so
+	// that error messages shown to a provider's author cannot serve as a
+	// port scanner. Meant for providers that tenants configure.
+	DenyPrivate bool
 	// Dialer replaces the network dialer; it exists for tests. When nil a
-	// net.Dialer is used whose Control hook refuses metadata addresses after
-	// DNS resolution, so a hostname cannot smuggle one in.
+	// net.Dialer is used whose Control hook applies the address checks
+	// after DNS resolution, so a hostname cannot smuggle an address in.
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // NewHTTPClient builds the client every provider request should go through:
 // bounded in time and size, refusing cross-host redirects (which would carry
-// the Authorization header or form secrets somewhere else) and cloud
-// metadata addresses.
+// the Authorization header or form secrets somewhere else), cloud metadata
+// addresses and, with DenyPrivate, every internal address.
 func NewHTTPClient(o HTTPOptions) *http.Client {
+	return newHTTPClient(o, dialSeams{})
+}
+
+func newHTTPClient(o HTTPOptions, s dialSeams) *http.Client {
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
+	policy := addressPolicy{allowMetadata: o.AllowMetadataIPs, denyPrivate: o.DenyPrivate}
+	proxy := s.proxy
+	if proxy == nil {
+		proxy = http.ProxyFromEnvironment
+	}
 	dial := o.Dialer
+	var trust *proxyTrust
 	if dial == nil {
-		dial = newDialer(o.AllowMetadataIPs, nil, nil).DialContext
+		dial = newDialer(policy, s.resolver, s.next).DialContext
+		if policy.denyPrivate {
+			trust = &proxyTrust{
+				proxy:   proxy,
+				strict:  dial,
+				lenient: newDialer(addressPolicy{allowMetadata: o.AllowMetadataIPs}, s.resolver, s.next).DialContext,
+			}
+			proxy, dial = trust.Proxy, trust.DialContext
+		}
 	}
 	tr := &http.Transport{
 		// Corporate clusters often reach the internet only through a proxy.
 		// Then the dial check sees the proxy's address, which is why
-		// guardTransport also checks literal IPs in the URL.
-		Proxy:                 http.ProxyFromEnvironment,
+		// guardTransport also checks the target named in the URL.
+		Proxy:                 proxy,
 		DialContext:           dial,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          20,
@@ -82,75 +107,15 @@ func NewHTTPClient(o HTTPOptions) *http.Client {
 		ExpectContinueTimeout: time.Second,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	return &http.Client{
-		Timeout:       timeout,
-		Transport:     &guardTransport{base: tr, allowMetadata: o.AllowMetadataIPs},
-		CheckRedirect: checkRedirect,
+	guard := &guardTransport{base: tr, policy: policy, proxy: proxy, resolver: s.resolver, trust: trust}
+	hc := &http.Client{Timeout: timeout, Transport: guard, CheckRedirect: checkRedirect}
+	if policy.denyPrivate {
+		// http.Client reports its own timeout in words of its own, outside
+		// the transport; bounding each round trip in guardTransport instead
+		// lets that failure read like every other one.
+		hc.Timeout, guard.timeout = 0, timeout
 	}
-}
-
-// controlFunc is the signature of net.Dialer.Control.
-type controlFunc func(network, address string, c syscall.RawConn) error
-
-// newDialer returns the production dialer. resolver and next are test seams:
-// a test can resolve a name to a metadata address through a fake DNS server on
-// 127.0.0.1 and pass a next hook that aborts any dial the check lets through,
-// so even a broken check never puts a packet on the wire.
-func newDialer(allowMetadata bool, resolver *net.Resolver, next controlFunc) *net.Dialer {
-	return &net.Dialer{
-		Timeout:   10 * time.Second,
-		KeepAlive: 30 * time.Second,
-		Resolver:  resolver,
-		// Control runs after resolution and before connect(2), on each
-		// address actually tried, which closes the DNS-rebinding gap a
-		// check on the hostname would leave.
-		Control: func(network, address string, c syscall.RawConn) error {
-			if err := checkDialAddress(address, allowMetadata); err != nil {
-				return err
-			}
-			if next != nil {
-				return next(network, address, c)
-			}
-			return nil
-		},
-	}
-}
-
-// blockedAddressError is a dial refused by checkDialAddress.
-type blockedAddressError struct {
-	address string
-	why     string
-}
-
-func (e *blockedAddressError) Error() string {
-	return fmt.Sprintf("refusing to connect to %s: %s", e.address, e.why)
-}
-
-// checkDialAddress refuses cloud metadata addresses unless allowMetadata.
-// address is "ip:port" as net.Dialer.Control sees it, or a bare IP. Anything
-// that is not an IP fails closed, since Control only ever sees resolved
-// addresses and something else means we cannot tell what we would reach.
-func checkDialAddress(address string, allowMetadata bool) error {
-	if allowMetadata {
-		return nil
-	}
-	host := address
-	if h, _, err := net.SplitHostPort(address); err == nil {
-		host = h
-	}
-	ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
-	if err != nil {
-		return &blockedAddressError{address: address, why: "not an IP address"}
-	}
-	// Unmap so ::ffff:169.254.169.254 cannot sneak past the IPv4 prefix.
-	ip = ip.WithZone("").Unmap()
-	if metadataV4.Contains(ip) || ip == metadataV6 {
-		return &blockedAddressError{
-			address: address,
-			why:     "cloud metadata address (HTTPOptions.AllowMetadataIPs is false)",
-		}
-	}
-	return nil
+	return hc
 }
 
 // redirectError is a redirect CheckRedirect refused.
@@ -189,25 +154,83 @@ func effectivePort(u *url.URL) string {
 }
 
 // guardTransport bounds response bodies for every reader, including the
-// libraries (go-oidc, x/oauth2) that would otherwise io.ReadAll them, and
-// refuses literal metadata IPs that a proxy would otherwise reach for us.
+// library (go-oidc) that would otherwise io.ReadAll them, and refuses targets
+// that a proxy would otherwise reach for us (see checkTarget).
 type guardTransport struct {
-	base          http.RoundTripper
-	allowMetadata bool
+	base     http.RoundTripper
+	policy   addressPolicy
+	proxy    func(*http.Request) (*url.URL, error)
+	resolver *net.Resolver // nil: the system resolver
+	// trust is the dialer's, so that a direct request cannot reach the
+	// proxy's address, which the dialer lets through; nil without one.
+	trust *proxyTrust
+	// timeout bounds each round trip, body included, when the http.Client
+	// has none (DenyPrivate); 0 leaves it to the http.Client.
+	timeout time.Duration
 }
 
 func (t *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if ip, err := netip.ParseAddr(req.URL.Hostname()); err == nil {
-		if err := checkDialAddress(ip.String(), t.allowMetadata); err != nil {
-			closeRequestBody(req)
-			return nil, err
-		}
+	resp, err := t.roundTrip(req)
+	if err != nil && t.policy.denyPrivate && !errors.Is(err, errBodyTooLarge) {
+		var be *blockedAddressError
+		return nil, &unreachableError{host: req.URL.Host, blocked: errors.As(err, &be)}
+	}
+	return resp, err
+}
+
+func (t *guardTransport) roundTrip(req *http.Request) (*http.Response, error) {
+	if t.timeout > 0 {
+		ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+		defer cancel() // after bufferResponse has read the whole body
+		req = req.WithContext(ctx)
+	}
+	if err := t.checkTarget(req); err != nil { // may resolve a name: within the timeout
+		closeRequestBody(req)
+		return nil, err
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
 	return bufferResponse(resp)
+}
+
+// checkTarget applies the address policy to the URL's host where the dialer
+// cannot: to a literal IP always (a proxy would connect to it for us), and,
+// with DenyPrivate, to the addresses a proxied host name resolves to, and to
+// a direct request aimed at the proxy's own address, which the dialer trusts.
+func (t *guardTransport) checkTarget(req *http.Request) error {
+	host := req.URL.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return t.policy.check(ip.String())
+	}
+	if !t.policy.denyPrivate {
+		return nil
+	}
+	proxyURL, err := t.proxy(req)
+	if err != nil {
+		return nil // the transport reports a broken proxy configuration itself
+	}
+	if proxyURL == nil {
+		if t.trust != nil && t.trust.isProxy(proxyDialAddr(req.URL)) {
+			return &blockedAddressError{address: req.URL.Host, why: "the proxy's own address"}
+		}
+		return nil
+	}
+	resolver := t.resolver
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	ips, err := resolver.LookupNetIP(req.Context(), "ip", host)
+	if err != nil {
+		return err
+	}
+	for _, ip := range ips {
+		if err := t.policy.check(ip.String()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // bufferResponse replaces resp.Body by at most maxBodySize bytes read up
@@ -254,7 +277,7 @@ type responseRecord struct {
 	body   []byte
 }
 
-// libraryTransport wraps the caller's client for go-oidc and x/oauth2: it
+// libraryTransport wraps the caller's client for go-oidc: it
 // adds our User-Agent and Accept headers, bounds the body even when the
 // caller's client does not, and records the last response.
 type libraryTransport struct {

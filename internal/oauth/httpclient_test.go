@@ -64,50 +64,6 @@ func TestRedirectSameHost(t *testing.T) {
 	}
 }
 
-func TestCheckDialAddress(t *testing.T) {
-	tests := []struct {
-		addr      string
-		allow     bool
-		wantBlock bool
-	}{
-		{"169.254.169.254:80", false, true},
-		{"169.254.0.1:443", false, true},
-		{"169.254.169.254", false, true},
-		{"[fd00:ec2::254]:80", false, true},
-		{"[::ffff:169.254.169.254]:80", false, true},
-		{"not-an-ip:80", false, true},
-		{"127.0.0.1:8080", false, false},
-		{"[::1]:443", false, false},
-		{"10.0.0.1:443", false, false},
-		{"169.255.0.1:80", false, false},
-		{"[fd00:ec2::253]:80", false, false},
-		{"169.254.169.254:80", true, false},
-		{"[fd00:ec2::254]:80", true, false},
-	}
-	for _, tc := range tests {
-		err := checkDialAddress(tc.addr, tc.allow)
-		if (err != nil) != tc.wantBlock {
-			t.Errorf("checkDialAddress(%q, %v) = %v, want blocked=%v", tc.addr, tc.allow, err, tc.wantBlock)
-		}
-	}
-}
-
-// TestDialerControl calls the Control hook the way net.Dialer does, after
-// resolution and before connect, so nothing is dialled.
-func TestDialerControl(t *testing.T) {
-	d := newDialer(false, nil, nil)
-	var be *blockedAddressError
-	if err := d.Control("tcp4", "169.254.169.254:80", nil); !errors.As(err, &be) {
-		t.Errorf("Control(metadata) = %v", err)
-	}
-	if err := d.Control("tcp4", "127.0.0.1:80", nil); err != nil {
-		t.Errorf("Control(loopback) = %v", err)
-	}
-	if err := newDialer(true, nil, nil).Control("tcp4", "169.254.169.254:80", nil); err != nil {
-		t.Errorf("Control with AllowMetadataIPs = %v", err)
-	}
-}
-
 func TestLiteralMetadataURLRefusedBeforeDialing(t *testing.T) {
 	var dials atomic.Int32
 	hc := NewHTTPClient(HTTPOptions{Timeout: time.Second, Dialer: func(context.Context, string, string) (net.Conn, error) {
@@ -142,7 +98,7 @@ func TestResolvedMetadataAddressRefused(t *testing.T) {
 		}
 		return nil
 	}
-	dialer := newDialer(false, resolver, guard)
+	dialer := newDialer(addressPolicy{}, resolver, guard)
 	c := &Client{HTTP: NewHTTPClient(HTTPOptions{Timeout: 5 * time.Second, Dialer: dialer.DialContext})}
 
 	p := newProvider(t, replyJSON(200, tokenOK))

@@ -71,8 +71,8 @@ func parseToken(status int, header http.Header, body []byte, secrets []string) (
 		RefreshToken: f["refresh_token"],
 		IDToken:      f["id_token"],
 		Scope:        f["scope"],
-		ExpiresIn:    tokenLifetime(f["expires_in"]),
 	}
+	tok.ExpiresIn, tok.LifetimeProblem = tokenLifetime(f["expires_in"])
 	if tok.AccessToken == "" {
 		return nil, &ProtocolError{Reason: "token response has no access_token"}
 	}
@@ -90,16 +90,34 @@ func parseToken(status int, header http.Header, body []byte, secrets []string) (
 	return tok, nil
 }
 
-// tokenLifetime maps expires_in to a duration; absent, zero or unparsable
-// means the token does not expire (0), as RFC 6749 makes it optional.
-func tokenLifetime(v string) time.Duration {
-	secs, ok := parseSeconds(v)
-	if !ok || secs == 0 {
-		return 0
+// tokenLifetime maps expires_in to a duration. Absent means the token does
+// not expire (0), as RFC 6749 makes it optional. Present but not a positive
+// number (0, negative, not a number) is nonsense: the lifetime is 0 as well
+// and problem says what was sent, for the controller to put a floor on its
+// refresh schedule and report. The token is not refused, since it may carry
+// a rotated refresh token that must not be lost.
+func tokenLifetime(v string) (lifetime time.Duration, problem string) {
+	if strings.TrimSpace(v) == "" {
+		return 0, ""
 	}
-	// A negative lifetime is nonsense; treat the token as about to expire
-	// so the controller refreshes promptly rather than trusting it forever.
-	return clampSeconds(secs, time.Second, maxTokenLifetime)
+	secs, ok := parseSeconds(v)
+	switch {
+	case !ok:
+		return 0, "expires_in was not a number"
+	case secs <= 0:
+		return 0, "expires_in was " + strconv.FormatFloat(secs, 'g', 6, 64)
+	}
+	return clampSeconds(secs, time.Second, maxTokenLifetime), ""
+}
+
+// pollInterval maps an interval field to a duration: positive values are
+// clamped to [1s, 10m], and anything else (absent, 0, negative, not a
+// number) is 0, meaning the provider stated none.
+func pollInterval(v string) time.Duration {
+	if secs, ok := parseSeconds(v); ok && secs > 0 {
+		return clampSeconds(secs, minInterval, maxInterval)
+	}
+	return 0
 }
 
 func parseDevice(status int, header http.Header, body []byte, secrets []string) (*DeviceAuthorization, error) {
@@ -107,20 +125,26 @@ func parseDevice(status int, header http.Header, body []byte, secrets []string) 
 	if err != nil {
 		return nil, err
 	}
+	// Everything but the device code ends up in status and events, where
+	// every reader of the namespace sees it and printer columns show it, so
+	// each string is bounded and checked here, once, and never quoted in an
+	// error (it may be anything).
 	d := &DeviceAuthorization{
 		DeviceCode: f["device_code"],
 		UserCode:   f["user_code"],
-		Message:    truncate(f["message"], maxMessageLen),
+		Message:    SanitizeDisplay(f["message"], maxMessageLen),
 	}
 	switch {
 	case d.DeviceCode == "":
 		return nil, &ProtocolError{Reason: "device authorization response has no device_code"}
 	case d.UserCode == "":
 		return nil, &ProtocolError{Reason: "device authorization response has no user_code"}
+	case !validUserCode(d.UserCode):
+		return nil, &ProtocolError{Reason: "user_code is not 1 to 64 ASCII letters, digits, '-' or spaces"}
 	}
 	// The complete URI is optional, so a bad one is dropped rather than
 	// failing a flow the person can still finish by typing the code.
-	if c := f["verification_uri_complete"]; isWebURL(c) {
+	if c := f["verification_uri_complete"]; validDisplayURL(c) {
 		d.VerificationURIComplete = c
 	}
 	d.VerificationURI = f["verification_uri"]
@@ -128,17 +152,17 @@ func parseDevice(status int, header http.Header, body []byte, secrets []string) 
 		d.VerificationURI = f["verification_url"] // Google's spelling
 	}
 	if d.VerificationURI == "" && d.VerificationURIComplete != "" {
-		u, _ := url.Parse(d.VerificationURIComplete) // isWebURL parsed it already
-		u.RawQuery, u.Fragment = "", ""
+		u, _ := url.Parse(d.VerificationURIComplete) // validDisplayURL parsed it already
+		u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
 		d.VerificationURI = u.String()
 	}
 	if d.VerificationURI == "" {
 		return nil, &ProtocolError{Reason: "device authorization response has no verification_uri"}
 	}
-	// The URI is shown to people as a link; a javascript: or data: URI
-	// there would be an attack, not a provider quirk.
-	if !isWebURL(d.VerificationURI) {
-		return nil, &ProtocolError{Reason: "verification_uri is not an http(s) URL"}
+	// The URI is shown to people as a link; a javascript: or data: URI, or
+	// https://trusted.example@evil.test/, would be an attack, not a quirk.
+	if !validDisplayURL(d.VerificationURI) {
+		return nil, &ProtocolError{Reason: "verification_uri is not an absolute http(s) URL of at most 2048 printable characters without user information"}
 	}
 
 	if secs, ok := parseSeconds(f["expires_in"]); ok && secs > 0 {
@@ -146,12 +170,10 @@ func parseDevice(status int, header http.Header, body []byte, secrets []string) 
 	} else {
 		d.ExpiresIn = defaultDeviceExpiry
 	}
-	// Absent or 0 means the RFC default. A negative or absurd interval is
-	// clamped instead of rejected: polling a little too often or too rarely
-	// is harmless, failing the whole login is not.
-	if secs, ok := parseSeconds(f["interval"]); ok && secs != 0 {
-		d.Interval = clampSeconds(secs, minInterval, maxInterval)
-	} else {
+	// RFC 8628 section 3.2: a missing interval means 5 seconds, and so does
+	// one that is 0, negative or not a number. Clamping a negative one to
+	// the minimum instead would poll a strict server too early for ever.
+	if d.Interval = pollInterval(f["interval"]); d.Interval == 0 {
 		d.Interval = defaultInterval
 	}
 	return d, nil
@@ -175,20 +197,25 @@ func decodeResponse(status int, header http.Header, body []byte, secrets []strin
 	return f, nil
 }
 
-// oauthError builds an *Error from a body that carries `error`.
-func oauthError(status int, header http.Header, f fields, secrets []string) *Error {
+// oauthError builds the error for a body that carries `error`: an *Error,
+// except that HTTP 429 is always a *TransientError whatever the code, since
+// too many requests is never a final answer; slow_down alone stays an
+// *Error, because it also tells the controller to poll less often, and a
+// 429's Retry-After becomes its Interval when the body states none.
+func oauthError(status int, header http.Header, f fields, secrets []string) error {
+	if status == http.StatusTooManyRequests && f["error"] != "slow_down" {
+		return statusError(status, header)
+	}
 	e := &Error{
 		Code:        sanitizeProviderText(f["error"], secrets),
 		Description: sanitizeProviderText(f["error_description"], secrets),
 		StatusCode:  status,
 	}
 	if e.Code == "slow_down" {
-		if secs, ok := parseSeconds(f["interval"]); ok && secs != 0 {
-			e.Interval = clampSeconds(secs, minInterval, maxInterval)
-		}
+		e.Interval = pollInterval(f["interval"])
 	}
 	if status == http.StatusTooManyRequests && e.Interval == 0 {
-		e.Interval = retryAfter(header, time.Now())
+		e.Interval = min(retryAfter(header, time.Now()), maxInterval)
 	}
 	return e
 }

@@ -126,11 +126,31 @@ func TestParseDeviceAuthorizationResponse(t *testing.T) {
 			},
 		},
 		{
-			name: "negative interval clamped to 1s", status: 200, header: jsonCT,
+			// RFC 8628 section 3.2: clamping -30 to 1s would poll a strict
+			// server too early for ever (issue 10 item 2).
+			name: "negative interval is the default", status: 200, header: jsonCT,
 			body: `{"device_code":"dc","user_code":"U","verification_uri":"https://x.test/d","interval":-30,"expires_in":-5}`,
 			check: func(t *testing.T, d *DeviceAuthorization, _ error) {
-				if d.Interval != time.Second || d.ExpiresIn != 5*time.Minute {
+				if d.Interval != 5*time.Second || d.ExpiresIn != 5*time.Minute {
 					t.Errorf("got interval %v expires %v", d.Interval, d.ExpiresIn)
+				}
+			},
+		},
+		{
+			name: "non-numeric interval is the default", status: 200, header: jsonCT,
+			body: `{"device_code":"dc","user_code":"U","verification_uri":"https://x.test/d","interval":"soon"}`,
+			check: func(t *testing.T, d *DeviceAuthorization, _ error) {
+				if d.Interval != 5*time.Second {
+					t.Errorf("got interval %v", d.Interval)
+				}
+			},
+		},
+		{
+			name: "tiny positive interval clamped to 1s", status: 200, header: jsonCT,
+			body: `{"device_code":"dc","user_code":"U","verification_uri":"https://x.test/d","interval":0.001}`,
+			check: func(t *testing.T, d *DeviceAuthorization, _ error) {
+				if d.Interval != time.Second {
+					t.Errorf("got interval %v", d.Interval)
 				}
 			},
 		},
@@ -239,10 +259,42 @@ func TestParseTokenResponse(t *testing.T) {
 			},
 		},
 		{
-			name: "negative expires_in expires at once", status: 200, header: jsonCT, body: `{"access_token":"a","expires_in":-1}`,
+			name: "negative expires_in is a lifetime problem", status: 200, header: jsonCT, body: `{"access_token":"a","expires_in":-1}`,
 			check: func(t *testing.T, tok *Token, _ error) {
-				if tok.ExpiresIn != time.Second {
-					t.Errorf("ExpiresIn = %v", tok.ExpiresIn)
+				if tok.ExpiresIn != 0 || tok.LifetimeProblem != "expires_in was -1" {
+					t.Errorf("ExpiresIn = %v, LifetimeProblem = %q", tok.ExpiresIn, tok.LifetimeProblem)
+				}
+			},
+		},
+		{
+			name: "zero expires_in is a lifetime problem", status: 200, header: jsonCT, body: `{"access_token":"a","expires_in":"0","refresh_token":"r"}`,
+			check: func(t *testing.T, tok *Token, _ error) {
+				if tok.ExpiresIn != 0 || tok.LifetimeProblem != "expires_in was 0" || tok.RefreshToken != "r" {
+					t.Errorf("got %+v", *tok)
+				}
+			},
+		},
+		{
+			name: "non-numeric expires_in is a lifetime problem", status: 200, header: jsonCT, body: `{"access_token":"a","expires_in":"forever"}`,
+			check: func(t *testing.T, tok *Token, _ error) {
+				if tok.ExpiresIn != 0 || tok.LifetimeProblem != "expires_in was not a number" {
+					t.Errorf("got %+v", *tok)
+				}
+			},
+		},
+		{
+			name: "absent expires_in is no problem", status: 200, header: jsonCT, body: `{"access_token":"a","expires_in":null}`,
+			check: func(t *testing.T, tok *Token, _ error) {
+				if tok.ExpiresIn != 0 || tok.LifetimeProblem != "" {
+					t.Errorf("got %+v", *tok)
+				}
+			},
+		},
+		{
+			name: "fractional expires_in", status: 200, header: jsonCT, body: `{"access_token":"a","expires_in":3599.5}`,
+			check: func(t *testing.T, tok *Token, _ error) {
+				if tok.ExpiresIn != 3599500*time.Millisecond || tok.LifetimeProblem != "" {
+					t.Errorf("got %+v", *tok)
 				}
 			},
 		},

@@ -115,9 +115,8 @@ func TestRefresh(t *testing.T) {
 	}
 }
 
-// TestRefreshPublicClientSendsOnlyClientID pins x/oauth2's behaviour that
-// AuthNone relies on: in-params style with an empty secret adds client_id
-// and nothing else.
+// TestRefreshPublicClientSendsOnlyClientID: a public client's refresh carries
+// client_id and nothing else that could identify or authenticate it.
 func TestRefreshPublicClientSendsOnlyClientID(t *testing.T) {
 	p := newProvider(t, replyJSON(200, tokenOK))
 	cfg := testConfig(p)
@@ -137,6 +136,39 @@ func TestRefreshPublicClientSendsOnlyClientID(t *testing.T) {
 		if got.Form.Get(k) != v {
 			t.Errorf("form[%s] = %q, want %q", k, got.Form.Get(k), v)
 		}
+	}
+}
+
+// TestRefreshUsesOurParser: answers our parser accepts but x/oauth2's did
+// not (a fractional expires_in) keep their rotated refresh token (issue 10
+// item 10), and so do answers with an absurd lifetime (issue 10 item 4).
+func TestRefreshUsesOurParser(t *testing.T) {
+	tests := []struct {
+		name, body      string
+		wantLifetime    time.Duration
+		wantProblem     string
+		wantExtraUserID string
+	}{
+		{"fractional expires_in", `{"access_token":"` + testAccessToken + `","token_type":"Bearer","expires_in":3599.5,` +
+			`"refresh_token":"` + testNewRefresh + `","user_id":"42"}`, 3599500 * time.Millisecond, "", "42"},
+		{"zero expires_in", `{"access_token":"` + testAccessToken + `","expires_in":0,"refresh_token":"` + testNewRefresh + `"}`,
+			0, "expires_in was 0", ""},
+		{"negative expires_in", `{"access_token":"` + testAccessToken + `","expires_in":"-60","refresh_token":"` + testNewRefresh + `"}`,
+			0, "expires_in was -60", ""},
+	}
+	c := &Client{HTTP: testHTTP()}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProvider(t, replyJSON(200, tc.body))
+			tok, err := c.Refresh(t.Context(), testConfig(p), testRefreshToken)
+			if err != nil {
+				t.Fatalf("Refresh: %v", err)
+			}
+			if !tok.Rotated || tok.RefreshToken != testNewRefresh || tok.ExpiresIn != tc.wantLifetime ||
+				tok.LifetimeProblem != tc.wantProblem || tok.Extra["user_id"] != tc.wantExtraUserID {
+				t.Errorf("got %+v", tok)
+			}
+		})
 	}
 }
 

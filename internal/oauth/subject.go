@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -20,6 +22,15 @@ var subjectClaims = []string{"email", "preferred_username", "login", "username",
 
 // extraSubjectKeys are non-standard token response fields naming the user.
 var extraSubjectKeys = []string{"user", "login", "username"}
+
+// TenantIDPlaceholder stands, in Endpoints.Issuer, for the tenant that issued an ID token.
+// Microsoft Entra's multi-tenant authorities (common, organizations) advertise the issuer
+// https://login.microsoftonline.com/{tenantid}/v2.0: every token names its own tenant in the tid
+// claim, and its iss must be the template with that tenant ID put in.
+const TenantIDPlaceholder = "{tenantid}"
+
+// maxTenantIDLen bounds the tid claim; Entra's are 36-character GUIDs.
+const maxTenantIDLen = 64
 
 type verifierKey struct{ issuer, jwksURL, clientID string }
 
@@ -57,11 +68,47 @@ func (c *Client) subjectFromIDToken(ctx context.Context, cfg ClientConfig, raw s
 	if err := idt.Claims(&claims); err != nil {
 		return "", &ProtocolError{Reason: "ID token claims are not a JSON object"}
 	}
+	if template := cfg.Endpoints.Issuer; strings.Contains(template, TenantIDPlaceholder) {
+		if err := checkTenantIssuer(template, idt.Issuer, claims, secrets); err != nil {
+			return "", err
+		}
+	}
 	return pickSubject(claims), nil
 }
 
+// checkTenantIssuer is the issuer check that go-oidc skips for a templated issuer: the token's
+// tid claim, put into the template, must give exactly its iss. The signature, audience and expiry
+// are go-oidc's to check, and were.
+func checkTenantIssuer(template, iss string, claims map[string]any, secrets []string) error {
+	tid, _ := claims["tid"].(string)
+	if !validTenantID(tid) {
+		return &ProtocolError{Reason: "ID token verification failed: the issuer " + template + " needs a tenant ID in the token's tid claim, and it has none that is usable"}
+	}
+	if want := strings.ReplaceAll(template, TenantIDPlaceholder, tid); iss != want {
+		return &ProtocolError{Reason: fmt.Sprintf("ID token verification failed: issued by %q, but its tenant's issuer is %q",
+			sanitizeProviderText(iss, secrets), sanitizeProviderText(want, secrets))}
+	}
+	return nil
+}
+
+// validTenantID accepts a short tenant ID of letters, digits, dots and dashes: a GUID, as Entra
+// sends, and nothing that could add a path segment or a placeholder to the issuer.
+func validTenantID(tid string) bool {
+	if tid == "" || len(tid) > maxTenantIDLen {
+		return false
+	}
+	for _, r := range tid {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // verifier returns the cached verifier for cfg. The cache grows with the
-// number of configured providers, which is small and bounded by config.
+// number of configured providers, which is small and bounded by config. An
+// issuer with TenantIDPlaceholder is a template that go-oidc cannot compare:
+// its check is skipped there and done by checkTenantIssuer instead.
 func (c *Client) verifier(cfg ClientConfig) *oidc.IDTokenVerifier {
 	key := verifierKey{cfg.Endpoints.Issuer, cfg.Endpoints.JWKSURL, cfg.ClientID}
 	if v, ok := c.verifiers.Load(key); ok {
@@ -71,7 +118,8 @@ func (c *Client) verifier(cfg ClientConfig) *oidc.IDTokenVerifier {
 	// rather than one carrying this reconcile's values; HTTP.Timeout still
 	// bounds each JWKS fetch.
 	ks := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), libraryClient(c.httpClient(), nil)), key.jwksURL)
-	v, _ := c.verifiers.LoadOrStore(key, oidc.NewVerifier(key.issuer, ks, &oidc.Config{ClientID: key.clientID}))
+	conf := &oidc.Config{ClientID: key.clientID, SkipIssuerCheck: strings.Contains(key.issuer, TenantIDPlaceholder)}
+	v, _ := c.verifiers.LoadOrStore(key, oidc.NewVerifier(key.issuer, ks, conf))
 	return v.(*oidc.IDTokenVerifier)
 }
 

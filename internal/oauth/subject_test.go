@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -45,14 +46,20 @@ func signIDToken(t *testing.T, key *rsa.PrivateKey, claims map[string]any) strin
 	return raw
 }
 
-func TestSubjectFromIDToken(t *testing.T) {
-	keys := testKeys()
+// keysProvider serves the public half of testKeys()[0] as a JWKS on every path.
+func keysProvider(t *testing.T) *provider {
+	t.Helper()
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: &keys[0].PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"},
+		{Key: &testKeys()[0].PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"},
 	}})
-	p := newProvider(t, func(w http.ResponseWriter, _ *http.Request) {
+	return newProvider(t, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, "application/json", string(jwks))
 	})
+}
+
+func TestSubjectFromIDToken(t *testing.T) {
+	keys := testKeys()
+	p := keysProvider(t)
 	issuer := p.URL
 	now := time.Now()
 	base := func(extra map[string]any) map[string]any {
@@ -164,5 +171,77 @@ func TestSubjectFromTokenFields(t *testing.T) {
 	}
 	if got, err := c.Subject(t.Context(), ClientConfig{}, nil); got != "" || err != nil {
 		t.Errorf("nil token: %q, %v", got, err)
+	}
+}
+
+// TestSubjectFromVendorIssuers covers the issuers that are not the plain string discovery gives:
+// Google's, which it also writes without the scheme, and Entra's multi-tenant template, whose
+// iss must be the template with the token's own tid put in.
+func TestSubjectFromVendorIssuers(t *testing.T) {
+	keys := testKeys()
+	p := keysProvider(t)
+	const (
+		google   = "https://accounts.google.com"
+		template = "https://login.microsoftonline.com/" + TenantIDPlaceholder + "/v2.0"
+		tid      = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+		other    = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+	)
+	entraIss := "https://login.microsoftonline.com/" + tid + "/v2.0"
+	now := time.Now()
+	// claims are a valid token's, with extra's set over them (a nil value deletes).
+	claims := func(extra map[string]any) map[string]any {
+		c := map[string]any{"aud": testClientID, "sub": "opaque", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+			"preferred_username": "jane@contoso.com", "name": "Jane"}
+		maps.Copy(c, extra)
+		maps.DeleteFunc(c, func(_ string, v any) bool { return v == nil })
+		return c
+	}
+	type m = map[string]any
+	tests := []struct {
+		name    string
+		issuer  string
+		key     int
+		claims  map[string]any
+		want    string
+		wantErr string
+	}{
+		{"google", google, 0, claims(m{"iss": google, "email": "jane@gmail.com"}), "jane@gmail.com", ""},
+		{"google without scheme", google, 0, claims(m{"iss": "accounts.google.com", "email": "jane@gmail.com"}), "jane@gmail.com", ""},
+		{"google look-alike", google, 0, claims(m{"iss": "https://accounts.google.com.example"}), "", "different provider"},
+		{"entra tenant of the token", template, 0, claims(m{"iss": entraIss, "tid": tid}), "jane@contoso.com", ""},
+		{"entra iss of another tenant", template, 0, claims(m{"iss": "https://login.microsoftonline.com/" + other + "/v2.0", "tid": tid}), "", "its tenant's issuer"},
+		{"entra tid of another tenant", template, 0, claims(m{"iss": entraIss, "tid": other}), "", "its tenant's issuer"},
+		{"entra without tid", template, 0, claims(m{"iss": entraIss}), "", "tid"},
+		{"entra tid with a path", template, 0, claims(m{"iss": entraIss, "tid": tid + "/v2.0/x"}), "", "tid"},
+		{"entra iss is the template", template, 0, claims(m{"iss": template, "tid": TenantIDPlaceholder}), "", "tid"},
+		{"entra v1 issuer", template, 0, claims(m{"iss": "https://sts.windows.net/" + tid + "/", "tid": tid}), "", "its tenant's issuer"},
+		{"entra other audience", template, 0, claims(m{"iss": entraIss, "tid": tid, "aud": "another-app"}), "", "audience"},
+		{"entra signed by another key", template, 1, claims(m{"iss": entraIss, "tid": tid}), "", "signature"},
+		{"entra expired", template, 0, claims(m{"iss": entraIss, "tid": tid, "exp": now.Add(-time.Hour).Unix()}), "", "expired"},
+		{"entra name when no username", template, 0, claims(m{"iss": entraIss, "tid": tid, "preferred_username": nil}), "Jane", ""},
+	}
+	c := &Client{HTTP: testHTTP()}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ClientConfig{ClientID: testClientID, Endpoints: Endpoints{Issuer: tc.issuer, JWKSURL: p.URL + "/keys"}}
+			raw := signIDToken(t, keys[tc.key], tc.claims)
+			got, err := c.Subject(t.Context(), cfg, &Token{AccessToken: testAccessToken, IDToken: raw})
+			if got != tc.want {
+				t.Errorf("Subject = %q, want %q", got, tc.want)
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one that says %q", err, tc.wantErr)
+			}
+			if err != nil {
+				checkErrType(t, err, "protocol")
+				assertNoSecrets(t, err)
+				if strings.Contains(err.Error(), strings.Split(raw, ".")[2]) || strings.Contains(err.Error(), strings.Split(raw, ".")[1]) {
+					t.Errorf("error quotes the ID token: %v", err)
+				}
+			}
+		})
 	}
 }

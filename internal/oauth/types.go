@@ -35,15 +35,11 @@ const (
 	AuthPost AuthStyle = "ClientSecretPost"
 )
 
-// Quirks are provider deviations switched on by presets.
+// Quirks are provider deviations switched on by presets. What every provider
+// gets needs no quirk: Accept: application/json goes with every request
+// (GitHub answers form-encoded without it), form-encoded answers are parsed
+// anyway, and the refresh grant never sends scope (Sentry refuses it).
 type Quirks struct {
-	// AcceptJSON documents that the provider (GitHub) answers form-encoded
-	// unless asked for JSON. Accept: application/json is sent on every
-	// request regardless, so this field changes nothing on the wire.
-	AcceptJSON bool
-	// NoScopeOnRefresh documents that the provider (Sentry) rejects scope
-	// on the refresh grant. x/oauth2 never sends it, so nothing changes.
-	NoScopeOnRefresh bool
 	// PollMargin is added to every polling interval the provider states
 	// (Sentry answers slow_down when polled exactly at the interval).
 	PollMargin time.Duration
@@ -71,6 +67,10 @@ type ClientConfig struct {
 	AuthStyle AuthStyle
 	// Quirks switch on provider deviations.
 	Quirks Quirks
+	// Provider labels this provider in Client.Observe, e.g.
+	// "ClusterOAuthProvider/dex". It is never sent anywhere and must never
+	// hold a secret.
+	Provider string
 }
 
 // DeviceRequest is what to ask for in a device authorization request.
@@ -91,23 +91,29 @@ type DeviceAuthorization struct {
 	// DeviceCode is a secret: whoever holds it can collect the tokens
 	// once the person approves, so it is masked in every error.
 	DeviceCode string
-	// UserCode is what the person types; it is meant to be shown.
+	// UserCode is what the person types; it is meant to be shown, so it is
+	// checked: 1 to 64 ASCII letters, digits, '-' and spaces, or the
+	// response is refused.
 	UserCode string
 	// VerificationURI is verification_uri, or verification_url (Google), or
 	// verification_uri_complete without its query if only that was sent.
+	// It is an absolute http(s) URL without userinfo, of at most 2048
+	// printable characters, or the response is refused.
 	VerificationURI string
 	// VerificationURIComplete embeds the user code so a person can skip
-	// typing it; "" when not sent or not an http(s) URL.
+	// typing it; "" when not sent or when it fails VerificationURI's rules.
 	VerificationURIComplete string
 	// ExpiresIn is the device code lifetime: 5m when absent or not
 	// positive (it is REQUIRED, but failing a login over it helps nobody),
 	// capped at 24h.
 	ExpiresIn time.Duration
-	// Interval is the minimum time between polls: 5s when absent or 0,
-	// clamped to [1s, 10m], plus Quirks.PollMargin when from a Client.
+	// Interval is the minimum time between polls: 5s when the provider sends
+	// none, 0, a negative number or something that is not a number (RFC
+	// 8628 section 3.2 makes 5s the default), otherwise clamped to
+	// [1s, 10m]; plus Quirks.PollMargin when from a Client.
 	Interval time.Duration
-	// Message is the provider's instruction text (Entra sends one),
-	// truncated to 1 KiB so it fits in a status field.
+	// Message is the provider's instruction text (Entra sends one), passed
+	// through SanitizeDisplay with a limit of 1 KiB.
 	Message string
 }
 
@@ -124,8 +130,15 @@ type Token struct {
 	IDToken string
 	// Scope is as granted, "" when not sent.
 	Scope string
-	// ExpiresIn is the access token lifetime; 0 means it does not expire.
+	// ExpiresIn is the access token lifetime, at least 1s; 0 means the
+	// provider sent no expires_in (the token does not expire) or one that
+	// makes no sense, which LifetimeProblem then describes.
 	ExpiresIn time.Duration
+	// LifetimeProblem is "" unless expires_in was present but 0, negative
+	// or not a number; then it says what was sent (e.g. "expires_in was
+	// 0"), for the controller to floor its refresh schedule and report.
+	// Such a token is still returned: it may carry a rotated refresh token.
+	LifetimeProblem string
 	// Extra holds the other top-level string and number fields, numbers as
 	// their text, e.g. GitHub's or Sentry's non-standard ones.
 	Extra map[string]string

@@ -27,6 +27,15 @@ type Preset struct {
 	// UserinfoURL names the user who approved, for a provider without ID tokens: the public
 	// service's URL, and UserinfoPath, joined to the base URL of a self-hosted instance.
 	UserinfoURL, UserinfoPath string
+	// JWKSURL is where the public service publishes the keys that sign its ID tokens, and
+	// JWKSPath, joined to the base URL, where an instance named by issuerURL does (or everywhere,
+	// when JWKSURL is ""). Only a preset with idTokenIssuer uses them.
+	JWKSURL, JWKSPath string
+	// idTokenIssuer gives, for a base URL, the iss of the ID tokens of a provider whose discovery
+	// is not asked: Google's fixed issuer, Entra's from the tenant the authority names. The
+	// issuer never follows a base URL's host: a base URL moves the endpoints (to a simulation in
+	// tests), never the issuer the tokens must name.
+	idTokenIssuer func(base string) string
 	// Discovery says whether the base URL serves OIDC discovery worth asking (ID-token keys,
 	// userinfo). The preset's paths stay in force when discovery fails.
 	Discovery bool
@@ -49,16 +58,16 @@ var table = map[string]Preset{
 	// body alone; each device code may be polled once per 5-second window, else slow_down, so the
 	// client polls with a margin; errors are HTTP 400 with nothing but {"error": ...}; a refresh
 	// rotates both tokens, the old refresh token dies at once (and replaying it revokes the new
-	// ones), and a refresh that sends scope is refused; the token response's user object names
-	// who approved.
+	// ones), and a refresh that sends scope is refused (the client never sends one); the token
+	// response's user object names who approved.
 	"Sentry": {
 		DefaultBaseURL: "https://sentry.io",
 		DevicePath:     "/oauth/device/code/", TokenPath: "/oauth/token/",
 		AuthStyle: oauth.AuthPost,
-		Quirks:    oauth.Quirks{AcceptJSON: true, NoScopeOnRefresh: true, PollMargin: time.Second},
+		Quirks:    oauth.Quirks{PollMargin: time.Second},
 	},
 	// GitHub (github.com, and GitHub Enterprise Server under its base URL): answers form-encoded
-	// unless asked for JSON; errors arrive with HTTP 200; slow_down carries the new interval;
+	// unless asked for JSON (the client always asks, and parses form answers anyway); errors arrive with HTTP 200; slow_down carries the new interval;
 	// granted scopes are comma-separated; codes of its own for a refused refresh token, an
 	// unknown device code and wrong client credentials. OAuth Apps get tokens that never expire
 	// and no refresh token; GitHub Apps with expiring tokens get 8-hour tokens and rotating
@@ -70,7 +79,7 @@ var table = map[string]Preset{
 		UserinfoURL: "https://api.github.com/user", UserinfoPath: "/api/v3/user",
 		DevicePath: "/login/device/code", TokenPath: "/login/oauth/access_token",
 		AuthStyle: oauth.AuthPost,
-		Quirks: oauth.Quirks{AcceptJSON: true, CommaSeparatedScope: true, ErrorCodes: map[string]string{
+		Quirks: oauth.Quirks{CommaSeparatedScope: true, ErrorCodes: map[string]string{
 			"bad_refresh_token":            "invalid_grant",
 			"incorrect_device_code":        "invalid_grant",
 			"incorrect_client_credentials": "invalid_client",
@@ -78,24 +87,30 @@ var table = map[string]Preset{
 	},
 	// Google: verification_url instead of verification_uri; the client secret is needed when
 	// polling and refreshing (it goes in the body); authorization_pending comes with HTTP 428,
-	// slow_down and access_denied with 403; refresh tokens are not rotated.
+	// slow_down and access_denied with 403; refresh tokens are not rotated. ID tokens come from
+	// the fixed issuer https://accounts.google.com (iss is sometimes written without the scheme,
+	// which the verifier accepts for this issuer only), signed with the keys of its certs URL.
 	"Google": {
 		DefaultBaseURL: "https://oauth2.googleapis.com",
 		DevicePath:     "/device/code", TokenPath: "/token", RevocationPath: "/revoke",
+		JWKSURL: "https://www.googleapis.com/oauth2/v3/certs", JWKSPath: "/oauth2/v3/certs",
+		idTokenIssuer:        func(string) string { return "https://accounts.google.com" },
 		AuthStyle:            oauth.AuthPost,
 		ClientSecretRequired: true,
-		Quirks:               oauth.Quirks{AcceptJSON: true},
 	},
 	// Microsoft Entra ID: the tenant's authority (https://login.microsoftonline.com/<tenant>) is the
 	// base URL; the default authority "common" serves every tenant. A message field and no
 	// verification_uri_complete; authorization_declined means denied and bad_verification_code an
 	// unknown device code; the v1 endpoints send numbers as strings; a refresh token only with
-	// offline_access; a public client must not send a secret.
+	// offline_access; a public client must not send a secret. ID tokens are signed with the
+	// authority's keys (discovery/v2.0/keys) and issued by the tenant (entraIssuer).
 	"Microsoft": {
 		DefaultBaseURL: "https://login.microsoftonline.com/common",
 		DevicePath:     "/oauth2/v2.0/devicecode", TokenPath: "/oauth2/v2.0/token",
-		AuthStyle: oauth.AuthPost,
-		Quirks: oauth.Quirks{AcceptJSON: true, ErrorCodes: map[string]string{
+		JWKSPath:      "/discovery/v2.0/keys",
+		idTokenIssuer: entraIssuer,
+		AuthStyle:     oauth.AuthPost,
+		Quirks: oauth.Quirks{ErrorCodes: map[string]string{
 			"authorization_declined": "access_denied",
 			"bad_verification_code":  "invalid_grant",
 		}},
@@ -107,7 +122,6 @@ var table = map[string]Preset{
 		DevicePath:     "/oauth/authorize_device", TokenPath: "/oauth/token", RevocationPath: "/oauth/revoke",
 		Discovery: true,
 		AuthStyle: oauth.AuthPost,
-		Quirks:    oauth.Quirks{AcceptJSON: true},
 	},
 }
 
@@ -152,6 +166,13 @@ func (p Preset) Endpoints(baseURL string) oauth.Endpoints {
 		e.UserinfoURL = p.UserinfoURL
 	case baseURL != "" && p.UserinfoPath != "":
 		e.UserinfoURL = base + p.UserinfoPath
+	}
+	if p.idTokenIssuer != nil {
+		e.Issuer = p.idTokenIssuer(base)
+		e.JWKSURL = base + p.JWKSPath
+		if baseURL == "" && p.JWKSURL != "" {
+			e.JWKSURL = p.JWKSURL
+		}
 	}
 	return e
 }

@@ -96,11 +96,14 @@ func TestEndpoints(t *testing.T) {
 		if e.DeviceAuthorizationURL != tc.device || e.TokenURL != tc.token || e.RevocationURL != tc.revocation || e.UserinfoURL != tc.userinfo {
 			t.Errorf("%s under %q: got %+v", tc.preset, tc.base, e)
 		}
-		if e.Issuer != "" || e.JWKSURL != "" {
+		if _, idTokens := wantIssuer[tc.preset]; !idTokens && (e.Issuer != "" || e.JWKSURL != "") {
 			t.Errorf("%s: only discovery may set the issuer and JWKS: %+v", tc.preset, e)
 		}
 	}
 }
+
+// wantIssuer lists the presets that verify ID tokens without discovery.
+var wantIssuer = map[string]bool{"Google": true, "Microsoft": true}
 
 func TestBaseURL(t *testing.T) {
 	p, _ := Lookup("GitLab")
@@ -115,7 +118,7 @@ func TestBaseURL(t *testing.T) {
 // TestQuirksPerProvider pins the switches each provider's facts call for.
 func TestQuirksPerProvider(t *testing.T) {
 	sentry, _ := Lookup("Sentry")
-	if sentry.Quirks.PollMargin <= 0 || !sentry.Quirks.NoScopeOnRefresh || sentry.Discovery ||
+	if sentry.Quirks.PollMargin <= 0 || sentry.Discovery ||
 		!strings.HasSuffix(sentry.DevicePath, "/") || !strings.HasSuffix(sentry.TokenPath, "/") || sentry.AuthStyle == oauth.AuthBasic {
 		t.Errorf("Sentry: %+v", sentry)
 	}

@@ -3,7 +3,6 @@ package providersim
 import (
 	"net/http"
 	"strings"
-	"time"
 )
 
 // GitHub (github.com and GitHub Enterprise Server), as its device flow documentation describes:
@@ -31,28 +30,22 @@ const githubErrorURI = "https://docs.github.com/developers/apps/authorizing-oaut
 const githubUserCodeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
 
 func (s *Server) githubRoutes() map[string]route {
-	post := []string{http.MethodPost}
+	post, p := []string{http.MethodPost}, s.paths
 	return map[string]route{
-		"/login/device/code":        {EndpointDevice, post, s.githubDevice},
-		"/login/oauth/access_token": {EndpointToken, post, s.githubToken},
-		"/login/device":             {EndpointPage, []string{http.MethodGet}, verificationPage},
+		p.device: {EndpointDevice, post, s.githubDevice},
+		p.token:  {EndpointToken, post, s.githubToken},
+		p.page:   {EndpointPage, []string{http.MethodGet}, verificationPage},
 		// The REST API's user endpoint, where GitHub Enterprise Server serves it (github.com serves
 		// it on api.github.com).
-		"/api/v3/user": {EndpointUserinfo, []string{http.MethodGet}, s.githubUser},
+		p.userinfo: {EndpointUserinfo, []string{http.MethodGet}, s.githubUser},
 	}
 }
 
 // githubUser answers GET /user for a valid token, with the email null as it is for a user who
 // keeps it private; an OAuth App's token never expires.
 func (s *Server) githubUser(c *call) {
-	scheme, tok, _ := strings.Cut(c.r.Header.Get("Authorization"), " ")
-	s.mu.Lock()
-	at, ok := s.access[tok]
-	valid := ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token")) && !at.revoked &&
-		(at.expiresAt.IsZero() || time.Now().Before(at.expiresAt))
-	u := at.user
-	s.mu.Unlock()
-	if !ok || !valid {
+	u, valid := c.bearerUser("Bearer", "token")
+	if !valid {
 		c.json(http.StatusUnauthorized, body{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
 		return
 	}
@@ -93,13 +86,7 @@ func (s *Server) githubDevice(c *call) {
 	})
 	g := s.newGrantLocked(randomHex(20), userCode, strings.Join(c.scopes(), ","))
 	s.mu.Unlock()
-	s.githubReply(c, http.StatusOK, body{
-		"device_code":      g.deviceCode,
-		"user_code":        g.userCode,
-		"verification_uri": s.URL() + "/login/device",
-		"expires_in":       seconds(s.opts.CodeLifetime),
-		"interval":         seconds(s.opts.Interval),
-	})
+	s.githubReply(c, http.StatusOK, c.deviceAnswer(g, false))
 }
 
 func (s *Server) githubToken(c *call) {
@@ -122,17 +109,13 @@ func (s *Server) githubDeviceGrant(c *call) {
 		s.githubError(c, http.StatusOK, "device_flow_disabled", "Device Flow must be explicitly enabled for this App")
 		return
 	}
-	s.mu.Lock()
-	g, out := s.pollLocked(c.form.Get("device_code"), true)
-	var tok body
-	if out == outApproved {
-		tok = s.githubIssueLocked(g, 0)
-	}
+	g, out, tok := s.pollGrant(c.form.Get("device_code"), func(g *grant) body { return s.githubIssueLocked(g, 0) })
 	var interval int64
 	if g != nil {
+		s.mu.Lock()
 		interval = seconds(g.interval)
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	switch out {
 	case outApproved:
 		s.notePoll(g, "token", http.StatusOK)
@@ -161,17 +144,17 @@ func (s *Server) githubRefresh(c *call) {
 		return
 	}
 	s.mu.Lock()
-	s.used = append(s.used, rt)
-	old, ok := s.refresh[rt]
-	if !ok || !s.usableLocked(old) {
-		s.mu.Unlock()
+	var tok body
+	if old, ok := s.presentRefreshLocked(rt); ok {
+		old.rotated = true
+		s.revokeAccessLocked(old.family) // "that refresh token and the old user access token will no longer work"
+		tok = s.githubIssueLocked(standIn(old, ""), old.family)
+	}
+	s.mu.Unlock()
+	if tok == nil {
 		s.githubError(c, http.StatusOK, "bad_refresh_token", "The refresh token passed is incorrect or expired.")
 		return
 	}
-	old.rotated = true
-	s.revokeAccessLocked(old.family) // "that refresh token and the old user access token will no longer work"
-	tok := s.githubIssueLocked(&grant{user: old.user, scope: old.scope}, old.family)
-	s.mu.Unlock()
 	s.githubReply(c, http.StatusOK, tok)
 }
 
@@ -179,13 +162,11 @@ func (s *Server) githubRefresh(c *call) {
 func (s *Server) githubIssueLocked(g *grant, family int) body {
 	if !s.opts.ExpiringTokens {
 		access := "gho_" + randomFrom(githubTokenAlphabet, 36)
-		s.issueLocked(family, g.user, g.scope, 0, access, "")
-		g.access = access
+		s.issueLocked(g, family, 0, access, "")
 		return body{"access_token": access, "token_type": "bearer", "scope": g.scope}
 	}
 	access, refresh := "ghu_"+randomFrom(githubTokenAlphabet, 36), "ghr_"+randomFrom(githubTokenAlphabet, 76)
-	s.issueLocked(family, g.user, "", s.opts.TokenLifetime, access, refresh)
-	g.access, g.refresh = access, refresh
+	s.issueLocked(g, family, s.opts.TokenLifetime, access, refresh)
 	return body{
 		"access_token": access, "expires_in": seconds(s.opts.TokenLifetime),
 		"refresh_token": refresh, "refresh_token_expires_in": 15897600,

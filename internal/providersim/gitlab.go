@@ -32,15 +32,15 @@ const (
 )
 
 func (s *Server) gitlabRoutes() map[string]route {
-	post, get := []string{http.MethodPost}, []string{http.MethodGet, http.MethodHead}
+	post, get, p := []string{http.MethodPost}, []string{http.MethodGet, http.MethodHead}, s.paths
 	return map[string]route{
 		"/.well-known/openid-configuration": {EndpointDiscovery, get, s.gitlabDiscovery},
-		"/oauth/discovery/keys":             {EndpointJWKS, get, s.serveJWKS},
-		"/oauth/authorize_device":           {EndpointDevice, post, s.gitlabDevice},
-		"/oauth/token":                      {EndpointToken, post, s.gitlabToken},
-		"/oauth/revoke":                     {EndpointRevoke, post, s.gitlabRevoke},
-		"/oauth/userinfo":                   {EndpointUserinfo, []string{http.MethodGet, http.MethodPost}, s.gitlabUserinfo},
-		"/oauth/device":                     {EndpointPage, get, verificationPage},
+		p.jwks:                              {EndpointJWKS, get, s.serveJWKS},
+		p.device:                            {EndpointDevice, post, s.gitlabDevice},
+		p.token:                             {EndpointToken, post, s.gitlabToken},
+		p.revoke:                            {EndpointRevoke, post, s.gitlabRevoke},
+		p.userinfo:                          {EndpointUserinfo, []string{http.MethodGet, http.MethodPost}, s.gitlabUserinfo},
+		p.page:                              {EndpointPage, get, verificationPage},
 	}
 }
 
@@ -49,12 +49,12 @@ func (s *Server) gitlabDiscovery(c *call) {
 	c.json(http.StatusOK, body{
 		"issuer":                                base,
 		"authorization_endpoint":                base + "/oauth/authorize",
-		"token_endpoint":                        base + "/oauth/token",
-		"revocation_endpoint":                   base + "/oauth/revoke",
+		"token_endpoint":                        s.TokenURL(),
+		"revocation_endpoint":                   s.RevocationURL(),
 		"introspection_endpoint":                base + "/oauth/introspect",
-		"userinfo_endpoint":                     base + "/oauth/userinfo",
-		"jwks_uri":                              base + "/oauth/discovery/keys",
-		"device_authorization_endpoint":         base + "/oauth/authorize_device",
+		"userinfo_endpoint":                     s.UserinfoURL(),
+		"jwks_uri":                              s.JWKSURL(),
+		"device_authorization_endpoint":         s.DeviceAuthorizationURL(),
 		"scopes_supported":                      gitlabScopes,
 		"response_types_supported":              []string{"code"},
 		"response_modes_supported":              []string{"query", "fragment", "form_post"},
@@ -92,15 +92,7 @@ func (s *Server) gitlabDevice(c *call) {
 	userCode := s.userCodeLocked(func() string { return randomFrom("0123456789ABCDEFGHJKLMNPQRSTVWXYZ", 8) })
 	g := s.newGrantLocked(randomB64(32), userCode, strings.Join(c.scopes(), " "))
 	s.mu.Unlock()
-	verification := s.URL() + "/oauth/device"
-	c.json(http.StatusOK, body{
-		"device_code":               g.deviceCode,
-		"user_code":                 g.userCode,
-		"verification_uri":          verification,
-		"verification_uri_complete": verification + "?user_code=" + g.userCode,
-		"expires_in":                seconds(s.opts.CodeLifetime),
-		"interval":                  seconds(s.opts.Interval),
-	})
+	c.json(http.StatusOK, c.deviceAnswer(g, true))
 }
 
 func (s *Server) gitlabToken(c *call) {
@@ -127,16 +119,9 @@ var gitlabAnswers = map[outcome][2]string{
 }
 
 func (s *Server) gitlabDeviceGrant(c *call) {
-	s.mu.Lock()
-	g, out := s.pollLocked(c.form.Get("device_code"), true)
-	var tok body
+	g, out, tok := s.pollGrant(c.form.Get("device_code"), func(g *grant) body { return s.gitlabIssueLocked(g, 0) })
 	if out == outApproved {
-		tok = s.gitlabIssueLocked(g, 0)
-	}
-	s.mu.Unlock()
-	if out == outApproved {
-		s.notePoll(g, "token", http.StatusOK)
-		c.json(http.StatusOK, tok)
+		c.tokens(g, tok)
 		return
 	}
 	a := gitlabAnswers[out]
@@ -145,40 +130,38 @@ func (s *Server) gitlabDeviceGrant(c *call) {
 }
 
 func (s *Server) gitlabRefresh(c *call) {
-	rt := c.form.Get("refresh_token")
 	s.mu.Lock()
-	s.used = append(s.used, rt)
-	old, ok := s.refresh[rt]
-	if !ok || !s.usableLocked(old) {
-		s.mu.Unlock()
+	var tok body
+	if old, ok := s.presentRefreshLocked(c.form.Get("refresh_token")); ok {
+		old.rotated = true
+		s.revokeAccessLocked(old.family)
+		tok = s.gitlabIssueLocked(standIn(old, old.scope), old.family)
+	}
+	s.mu.Unlock()
+	if tok == nil {
 		c.json(http.StatusBadRequest, body{"error": "invalid_grant", "error_description": gitlabInvalidGrant})
 		return
 	}
-	old.rotated = true
-	s.revokeAccessLocked(old.family)
-	tok := s.gitlabIssueLocked(&grant{user: old.user, scope: old.scope}, old.family)
-	s.mu.Unlock()
 	c.json(http.StatusOK, tok)
 }
 
 // gitlabIssueLocked mints a token pair, and an ID token when openid was granted.
 func (s *Server) gitlabIssueLocked(g *grant, family int) body {
 	access, refresh := randomHex(32), randomHex(32)
-	s.issueLocked(family, g.user, g.scope, s.opts.TokenLifetime, access, refresh)
-	g.access, g.refresh = access, refresh
-	now := time.Now()
+	s.issueLocked(g, family, s.opts.TokenLifetime, access, refresh)
+	now := s.clock.Now()
 	b := body{
 		"access_token": access, "token_type": "Bearer", "expires_in": seconds(s.opts.TokenLifetime),
 		"refresh_token": refresh, "scope": g.scope, "created_at": now.Unix(),
 	}
-	if slices.Contains(strings.Fields(g.scope), "openid") {
+	if hasScope(g.scope, "openid") {
 		id := s.sign(map[string]any{
 			"iss": s.URL(), "sub": g.user.ID, "aud": s.opts.ClientID, "exp": now.Add(2 * time.Minute).Unix(),
 			"iat": now.Unix(), "auth_time": now.Unix(), "sub_legacy": randomHex(32),
 			"name": g.user.Name, "nickname": g.user.Login, "preferred_username": g.user.Login,
 			"email": g.user.Email, "email_verified": true,
 		})
-		s.noteSecretLocked(id)
+		s.noteIDTokenLocked(id)
 		b["id_token"] = id
 	}
 	return b
@@ -188,28 +171,14 @@ func (s *Server) gitlabRevoke(c *call) {
 	if !s.gitlabClientOK(c) {
 		return
 	}
-	tok := c.form.Get("token")
 	s.mu.Lock()
-	if at, ok := s.access[tok]; ok {
-		at.revoked = true
-	}
-	if rt, ok := s.refresh[tok]; ok {
-		s.revokeFamilyLocked(rt.family)
-	}
+	s.revokeLocked(c.form.Get("token"))
 	s.mu.Unlock()
 	c.json(http.StatusOK, body{}) // RFC 7009: 200 whether or not the token was known
 }
 
 func (s *Server) gitlabUserinfo(c *call) {
-	scheme, tok, _ := strings.Cut(c.r.Header.Get("Authorization"), " ")
-	s.mu.Lock()
-	at, ok := s.access[tok]
-	valid := ok && strings.EqualFold(scheme, "Bearer") && !at.revoked && time.Now().Before(at.expiresAt)
-	var u User
-	if valid {
-		u = at.user
-	}
-	s.mu.Unlock()
+	u, valid := c.bearerUser("Bearer")
 	if !valid {
 		c.w.Header().Set("WWW-Authenticate", `Bearer realm="Doorkeeper", error="invalid_token", error_description="The access token is invalid"`)
 		c.json(http.StatusUnauthorized, body{"error": "invalid_token", "error_description": "The access token is invalid"})

@@ -16,11 +16,16 @@ import (
 //   - authorization_pending comes with HTTP 428, slow_down and access_denied with 403,
 //     expired_token and invalid_grant with 400.
 //   - granted scopes come back as Google names them (email is
-//     https://www.googleapis.com/auth/userinfo.email); an ID token with openid.
+//     https://www.googleapis.com/auth/userinfo.email); an ID token with openid, issued by
+//     https://accounts.google.com and signed with the keys served at /oauth2/v3/certs (on
+//     www.googleapis.com, in the real service).
 //   - refresh tokens are not rotated: a refresh answers no refresh_token and the one used stays
 //     valid; a revoked one is 400 invalid_grant "Token has been expired or revoked."
 //
 // Early polls are refused with slow_down (the documentation only says to honour the interval).
+
+// GoogleIssuer is the iss of Google's ID tokens.
+const GoogleIssuer = "https://accounts.google.com"
 
 // googleScopeNames are the long names Google answers for the short scopes.
 var googleScopeNames = map[string]string{
@@ -29,11 +34,12 @@ var googleScopeNames = map[string]string{
 }
 
 func (s *Server) googleRoutes() map[string]route {
-	post := []string{http.MethodPost}
+	post, p := []string{http.MethodPost}, s.paths
 	return map[string]route{
-		"/device/code": {EndpointDevice, post, s.googleDevice},
-		"/token":       {EndpointToken, post, s.googleToken},
-		"/revoke":      {EndpointRevoke, post, s.googleRevoke},
+		p.device: {EndpointDevice, post, s.googleDevice},
+		p.token:  {EndpointToken, post, s.googleToken},
+		p.revoke: {EndpointRevoke, post, s.googleRevoke},
+		p.jwks:   {EndpointJWKS, []string{http.MethodGet}, s.serveJWKS},
 	}
 }
 
@@ -122,16 +128,9 @@ var googleAnswers = map[outcome]struct {
 }
 
 func (s *Server) googleDeviceGrant(c *call) {
-	s.mu.Lock()
-	g, out := s.pollLocked(c.form.Get("device_code"), true)
-	var tok body
+	g, out, tok := s.pollGrant(c.form.Get("device_code"), func(g *grant) body { return s.googleIssueLocked(g, 0, true) })
 	if out == outApproved {
-		tok = s.googleIssueLocked(g, 0, true)
-	}
-	s.mu.Unlock()
-	if out == outApproved {
-		s.notePoll(g, "token", http.StatusOK)
-		c.json(http.StatusOK, tok)
+		c.tokens(g, tok)
 		return
 	}
 	a := googleAnswers[out]
@@ -140,30 +139,27 @@ func (s *Server) googleDeviceGrant(c *call) {
 }
 
 func (s *Server) googleRefresh(c *call) {
-	rt := c.form.Get("refresh_token")
 	s.mu.Lock()
-	s.used = append(s.used, rt)
-	old, ok := s.refresh[rt]
-	if !ok || !s.usableLocked(old) {
-		s.mu.Unlock()
+	var tok body
+	if old, ok := s.presentRefreshLocked(c.form.Get("refresh_token")); ok {
+		tok = s.googleIssueLocked(standIn(old, old.scope), old.family, false) // not rotated: no new refresh token
+	}
+	s.mu.Unlock()
+	if tok == nil {
 		c.json(http.StatusBadRequest, body{"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
 		return
 	}
-	tok := s.googleIssueLocked(&grant{user: old.user, scope: old.scope}, old.family, false)
-	s.mu.Unlock()
 	c.json(http.StatusOK, tok)
 }
 
 // googleIssueLocked mints an access token, a refresh token on the first grant only, and an ID
 // token when openid was granted.
 func (s *Server) googleIssueLocked(g *grant, family int, withRefresh bool) body {
-	access := "ya29." + randomB64(96)
-	refresh := ""
+	access, refresh := "ya29."+randomB64(96), ""
 	if withRefresh {
 		refresh = "1//0" + randomB64(72)
 	}
-	s.issueLocked(family, g.user, g.scope, s.opts.TokenLifetime, access, refresh)
-	g.access, g.refresh = access, refresh
+	s.issueLocked(g, family, s.opts.TokenLifetime, access, refresh)
 	b := body{
 		"access_token": access, "expires_in": seconds(s.opts.TokenLifetime) - 1,
 		"scope": g.scope, "token_type": "Bearer",
@@ -171,32 +167,25 @@ func (s *Server) googleIssueLocked(g *grant, family int, withRefresh bool) body 
 	if refresh != "" {
 		b["refresh_token"] = refresh
 	}
-	if slices.Contains(strings.Fields(g.scope), "openid") {
-		now := time.Now()
+	if hasScope(g.scope, "openid") {
+		now := s.clock.Now()
 		id := s.sign(map[string]any{
-			"iss": "https://accounts.google.com", "aud": s.opts.ClientID, "azp": s.opts.ClientID,
+			"iss": GoogleIssuer, "aud": s.opts.ClientID, "azp": s.opts.ClientID,
 			"sub": "1000" + g.user.ID, "email": g.user.Email, "email_verified": true,
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 		})
-		s.noteSecretLocked(id)
+		s.noteIDTokenLocked(id)
 		b["id_token"] = id
 	}
 	return b
 }
 
+// googleRevoke revokes an access token, or a refresh token and with it the grant.
 func (s *Server) googleRevoke(c *call) {
-	tok := c.form.Get("token")
 	s.mu.Lock()
-	at, isAccess := s.access[tok]
-	rt, isRefresh := s.refresh[tok]
-	switch {
-	case isAccess:
-		at.revoked = true
-	case isRefresh:
-		s.revokeFamilyLocked(rt.family) // revoking a refresh token ends the grant
-	}
+	known := s.revokeLocked(c.form.Get("token"))
 	s.mu.Unlock()
-	if !isAccess && !isRefresh {
+	if !known {
 		c.json(http.StatusBadRequest, body{"error": "invalid_token", "error_description": "Token expired or revoked"})
 		return
 	}

@@ -74,3 +74,35 @@ func TestGoogleTokensAreNotRotated(t *testing.T) {
 		t.Errorf("revoked: %+v", oe)
 	}
 }
+
+// TestGoogleIDTokenNamesWhoApproved verifies the simulation's ID tokens as the operator does, with
+// the preset's fixed issuer and the keys under issuerURL: the email names who approved, and a
+// token from another issuer, for another client or signed with another key names nobody.
+func TestGoogleIDTokenNamesWhoApproved(t *testing.T) {
+	s := start(t, Google, Options{ClientSecret: "g-secret"})
+	c, cfg := clientFor(t, s, "g-secret")
+	if cfg.Endpoints.Issuer != GoogleIssuer || cfg.Endpoints.JWKSURL != s.URL()+"/oauth2/v3/certs" {
+		t.Fatalf("preset endpoints %+v", cfg.Endpoints)
+	}
+	tok := approved(t, s, c, cfg, "openid", "email")
+	if got, err := subjectOf(t, c, cfg, tok.IDToken); got != "alice@example.com" || err != nil {
+		t.Errorf("approved: %q, %v", got, err)
+	}
+	other := start(t, Google, Options{})
+	base := map[string]any{"iss": GoogleIssuer, "aud": s.ClientID(), "email": "mallory@example.com"}
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"iss without the scheme, as Google also writes it", s.Sign(idClaims(base, "iss", "accounts.google.com")), "mallory@example.com"},
+		{"another issuer", s.Sign(idClaims(base, "iss", s.URL())), ""},
+		{"another client", s.Sign(idClaims(base, "aud", "another-client")), ""},
+		{"another key", other.Sign(idClaims(base)), ""},
+		{"expired", s.Sign(idClaims(base, "exp", time.Now().Add(-time.Minute).Unix())), ""},
+	}
+	for _, tc := range tests {
+		got, err := subjectOf(t, c, cfg, tc.raw)
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}

@@ -113,3 +113,38 @@ func approved(t *testing.T, s *Server, c *oauth.Client, cfg oauth.ClientConfig, 
 
 // oauthScopes is a device request for these scopes.
 func oauthScopes(scopes ...string) oauth.DeviceRequest { return oauth.DeviceRequest{Scopes: scopes} }
+
+// idClaims are an ID token's claims: base with kv's pairs set over it (a nil value deletes).
+func idClaims(base map[string]any, kv ...any) map[string]any {
+	c := map[string]any{"sub": "opaque-sub", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
+	for k, v := range base {
+		c[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(c, kv[i].(string))
+			continue
+		}
+		c[kv[i].(string)] = kv[i+1]
+	}
+	return c
+}
+
+// subjectOf verifies rawIDToken as the controller does and returns who it names. A refused token
+// must name nobody, with an error that quotes no part of the token.
+func subjectOf(t *testing.T, c *oauth.Client, cfg oauth.ClientConfig, rawIDToken string) (string, error) {
+	t.Helper()
+	got, err := c.Subject(t.Context(), cfg, &oauth.Token{AccessToken: "an-access-token", IDToken: rawIDToken})
+	if err != nil {
+		var pe *oauth.ProtocolError
+		if got != "" || !errors.As(err, &pe) {
+			t.Errorf("a refused ID token names %q, error %T %v", got, err, err)
+		}
+		for _, part := range strings.Split(rawIDToken, ".") {
+			if strings.Contains(err.Error(), part) {
+				t.Errorf("the error quotes the ID token: %v", err)
+			}
+		}
+	}
+	return got, err
+}

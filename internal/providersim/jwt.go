@@ -8,6 +8,11 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
+// Sign mints an RS256 JWT over claims with the simulation's signing key, as the provider signs its
+// ID tokens, for tests that need a token the provider would not issue (another tenant's issuer,
+// another audience) but that its keys verify.
+func (s *Server) Sign(claims map[string]any) string { return s.sign(claims) }
+
 // sign mints an RS256 JWT with the simulation's key (ID tokens; Entra's access tokens).
 func (s *Server) sign(claims map[string]any) string {
 	payload, err := json.Marshal(claims)

@@ -20,13 +20,28 @@ import (
 //     bad_verification_code (unknown device code).
 //   - a public client must not send a secret (AADSTS700025); a confidential one must.
 //   - access tokens are JWTs; a refresh token only when offline_access was asked for; an ID token
-//     with openid. A refresh answers a new refresh token, and the old one stays valid.
+//     with openid, issued by https://login.microsoftonline.com/{tid}/v2.0 with the directory's ID
+//     in tid (whatever authority was asked: common and organizations too), signed with the keys
+//     at /{tenant}/discovery/v2.0/keys. A refresh answers a new refresh token, and the old one
+//     stays valid.
 //   - v1 token answers send expires_in, ext_expires_in, expires_on and not_before as strings.
 //
 // Entra does not document slow_down for the device flow; the simulation still refuses early
 // polls with it (and ForceSlowDown plays a provider that sends it).
 
 const microsoftVerificationURI = "https://microsoft.com/devicelogin"
+
+// MicrosoftConsumersTenant is the directory of personal Microsoft accounts, which the consumers
+// authority signs in.
+const MicrosoftConsumersTenant = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+// MicrosoftIssuer is the iss of the v2.0 ID tokens of the directory tenantID.
+func MicrosoftIssuer(tenantID string) string {
+	return "https://login.microsoftonline.com/" + tenantID + "/v2.0"
+}
+
+// TenantID is the directory (tid) that the simulated Entra signs users in to.
+func (s *Server) TenantID() string { return s.opts.TenantID }
 
 // microsoftV1 reports whether a request came to a v1 endpoint.
 func microsoftV1(c *call) bool { return !strings.Contains(c.r.URL.Path, "/v2.0/") }
@@ -38,19 +53,20 @@ func (s *Server) MicrosoftV1DeviceAuthorizationURL() string { return s.URL() + "
 func (s *Server) MicrosoftV1TokenURL() string { return s.URL() + "/oauth2/token" }
 
 func (s *Server) microsoftRoutes() map[string]route {
-	post := []string{http.MethodPost}
+	post, p := []string{http.MethodPost}, s.paths
 	t := "/" + s.opts.Tenant
 	return map[string]route{
-		t + "/oauth2/v2.0/devicecode": {EndpointDevice, post, s.microsoftDevice},
-		t + "/oauth2/v2.0/token":      {EndpointToken, post, s.microsoftToken},
-		t + "/oauth2/devicecode":      {EndpointDevice, post, s.microsoftDevice},
-		t + "/oauth2/token":           {EndpointToken, post, s.microsoftToken},
+		t + p.device:             {EndpointDevice, post, s.microsoftDevice},
+		t + p.token:              {EndpointToken, post, s.microsoftToken},
+		t + "/oauth2/devicecode": {EndpointDevice, post, s.microsoftDevice},
+		t + "/oauth2/token":      {EndpointToken, post, s.microsoftToken},
+		t + p.jwks:               {EndpointJWKS, []string{http.MethodGet}, s.serveJWKS},
 	}
 }
 
 // microsoftError answers in Entra's error shape.
 func (s *Server) microsoftError(c *call, status int, code string, aadsts int, text string) {
-	now := time.Now().UTC()
+	now := s.clock.Now().UTC()
 	trace, corr := uuid(), uuid()
 	c.json(status, body{
 		"error": code,
@@ -154,16 +170,9 @@ func (s *Server) microsoftDeviceGrant(c *call) {
 	if dc == "" && microsoftV1(c) {
 		dc = c.form.Get("code") // v1's own parameter name
 	}
-	s.mu.Lock()
-	g, out := s.pollLocked(dc, true)
-	var tok body
+	g, out, tok := s.pollGrant(dc, func(g *grant) body { return s.microsoftIssueLocked(g, 0, microsoftV1(c)) })
 	if out == outApproved {
-		tok = s.microsoftIssueLocked(g, 0, microsoftV1(c))
-	}
-	s.mu.Unlock()
-	if out == outApproved {
-		s.notePoll(g, "token", http.StatusOK)
-		c.json(http.StatusOK, tok)
+		c.tokens(g, tok)
 		return
 	}
 	a := microsoftAnswers[out]
@@ -172,19 +181,18 @@ func (s *Server) microsoftDeviceGrant(c *call) {
 }
 
 func (s *Server) microsoftRefresh(c *call) {
-	rt := c.form.Get("refresh_token")
 	s.mu.Lock()
-	s.used = append(s.used, rt)
-	old, ok := s.refresh[rt]
-	if !ok || !s.usableLocked(old) {
-		s.mu.Unlock()
+	var tok body
+	if old, ok := s.presentRefreshLocked(c.form.Get("refresh_token")); ok {
+		old.rotated = true // Entra answers a new one; the old one stays valid until it expires
+		tok = s.microsoftIssueLocked(standIn(old, old.scope), old.family, microsoftV1(c))
+	}
+	s.mu.Unlock()
+	if tok == nil {
 		s.microsoftError(c, http.StatusBadRequest, "invalid_grant", 70008,
 			"The provided authorization code or refresh token has expired due to inactivity.")
 		return
 	}
-	old.rotated = true // Entra answers a new one; the old one stays valid until it expires
-	tok := s.microsoftIssueLocked(&grant{user: old.user, scope: old.scope}, old.family, microsoftV1(c))
-	s.mu.Unlock()
 	c.json(http.StatusOK, tok)
 }
 
@@ -192,10 +200,10 @@ func (s *Server) microsoftRefresh(c *call) {
 // token with openid.
 func (s *Server) microsoftIssueLocked(g *grant, family int, v1 bool) body {
 	scopes := strings.Fields(g.scope)
-	now := time.Now()
+	now := s.clock.Now()
 	exp := now.Add(s.opts.TokenLifetime)
 	access := s.sign(map[string]any{
-		"aud": "00000003-0000-0000-c000-000000000000", "iss": "https://sts.windows.net/" + s.opts.Tenant + "/",
+		"aud": "00000003-0000-0000-c000-000000000000", "iss": "https://sts.windows.net/" + s.opts.TenantID + "/", "tid": s.opts.TenantID,
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": exp.Unix(), "upn": g.user.Email, "oid": uuid(),
 		"scp": strings.Join(slices.DeleteFunc(slices.Clone(scopes), isOIDCScope), " "), "uti": randomB64(16),
 	})
@@ -203,8 +211,7 @@ func (s *Server) microsoftIssueLocked(g *grant, family int, v1 bool) body {
 	if slices.Contains(scopes, "offline_access") {
 		refresh = "0.AXEA" + randomB64(180)
 	}
-	s.issueLocked(family, g.user, g.scope, s.opts.TokenLifetime, access, refresh)
-	g.access, g.refresh = access, refresh
+	s.issueLocked(g, family, s.opts.TokenLifetime, access, refresh)
 	granted := strings.Join(slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return sc == "offline_access" }), " ")
 	life := seconds(s.opts.TokenLifetime) - 1
 	b := body{"token_type": "Bearer", "scope": granted, "access_token": access}
@@ -220,11 +227,11 @@ func (s *Server) microsoftIssueLocked(g *grant, family int, v1 bool) body {
 	}
 	if slices.Contains(scopes, "openid") {
 		id := s.sign(map[string]any{
-			"aud": s.opts.ClientID, "iss": "https://login.microsoftonline.com/" + s.opts.Tenant + "/v2.0",
+			"aud": s.opts.ClientID, "iss": MicrosoftIssuer(s.opts.TenantID), "tid": s.opts.TenantID,
 			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 			"name": g.user.Name, "preferred_username": g.user.Email, "oid": uuid(), "sub": randomB64(32), "ver": "2.0",
 		})
-		s.noteSecretLocked(id)
+		s.noteIDTokenLocked(id)
 		b["id_token"] = id
 	}
 	return b
@@ -238,4 +245,16 @@ func isOIDCScope(sc string) bool {
 func uuid() string {
 	h := randomHex(16)
 	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:]
+}
+
+// defaultTenantID is the directory behind an authority: the tenant it names by ID, the personal
+// accounts' for consumers, a random one for common, organizations or a domain name.
+func defaultTenantID(tenant string) string {
+	switch t := strings.ToLower(tenant); {
+	case len(t) == 36 && strings.Count(t, "-") == 4:
+		return t
+	case t == "consumers":
+		return MicrosoftConsumersTenant
+	}
+	return uuid()
 }

@@ -101,3 +101,67 @@ func TestMicrosoftV1SendsNumbersAsStrings(t *testing.T) {
 		t.Errorf("v1 refresh %+v, %v", refreshed, err)
 	}
 }
+
+// TestMicrosoftIDTokenNamesWhoApproved verifies the simulation's ID tokens as the operator does,
+// for each kind of authority: the issuer is the tenant's, the keys are under issuerURL, and
+// preferred_username names who approved. common, organizations and a tenant named by its domain
+// take any tenant whose iss and tid agree; an authority named by tenant ID, and consumers, only
+// their own issuer (tid is then not consulted: the signed iss says it all).
+func TestMicrosoftIDTokenNamesWhoApproved(t *testing.T) {
+	const elsewhere = "0f6e5d4c-3b2a-4190-8877-665544332211"
+	tests := []struct {
+		tenant     string
+		anyTenant  bool
+		wantIssuer string
+		wantTenant string
+	}{
+		{"common", true, MicrosoftIssuer("{tenantid}"), ""},
+		{"organizations", true, MicrosoftIssuer("{tenantid}"), ""},
+		{"contoso.onmicrosoft.com", true, MicrosoftIssuer("{tenantid}"), ""},
+		{"consumers", false, MicrosoftIssuer(MicrosoftConsumersTenant), MicrosoftConsumersTenant},
+		{"4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", false, MicrosoftIssuer("4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"), "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"},
+	}
+	other := start(t, Microsoft, Options{})
+	for _, tc := range tests {
+		t.Run(tc.tenant, func(t *testing.T) {
+			s := start(t, Microsoft, Options{Tenant: tc.tenant})
+			c, cfg := clientFor(t, s, "")
+			if cfg.Endpoints.Issuer != tc.wantIssuer || cfg.Endpoints.JWKSURL != s.URL()+"/discovery/v2.0/keys" ||
+				(tc.wantTenant != "" && s.TenantID() != tc.wantTenant) {
+				t.Fatalf("preset endpoints %+v, tenant %s", cfg.Endpoints, s.TenantID())
+			}
+			tok := approved(t, s, c, cfg, "openid", "profile", "offline_access")
+			if got, err := subjectOf(t, c, cfg, tok.IDToken); got != "alice@example.com" || err != nil {
+				t.Errorf("approved: %q, %v", got, err)
+			}
+			own := s.TenantID()
+			base := map[string]any{"iss": MicrosoftIssuer(own), "tid": own, "aud": s.ClientID(),
+				"preferred_username": "mallory@example.com", "name": "Mallory", "ver": "2.0"}
+			multi := ""
+			if tc.anyTenant {
+				multi = "Mallory"
+			}
+			cases := []struct {
+				name, raw, want string
+			}{
+				{"name without a username", s.Sign(idClaims(base, "preferred_username", nil)), "Mallory"},
+				{"another tenant, iss and tid agreeing", s.Sign(idClaims(base, "iss", MicrosoftIssuer(elsewhere), "tid", elsewhere, "preferred_username", nil)), multi},
+				{"tid of this tenant, iss of another", s.Sign(idClaims(base, "iss", MicrosoftIssuer(elsewhere))), ""},
+				{"no tid", s.Sign(idClaims(base, "tid", nil)), map[bool]string{true: "", false: "mallory@example.com"}[tc.anyTenant]},
+				{"the v1 issuer", s.Sign(idClaims(base, "iss", "https://sts.windows.net/"+own+"/")), ""},
+				{"another client", s.Sign(idClaims(base, "aud", "another-client")), ""},
+				{"another key", other.Sign(idClaims(base)), ""},
+			}
+			if tc.anyTenant {
+				// A pinned issuer is checked as it stands; only a template consults tid.
+				cases = append(cases, struct{ name, raw, want string }{"iss of this tenant, tid of another", s.Sign(idClaims(base, "tid", elsewhere)), ""})
+			}
+			for _, cc := range cases {
+				got, err := subjectOf(t, c, cfg, cc.raw)
+				if got != cc.want || (err == nil) != (cc.want != "") {
+					t.Errorf("%s: %q, %v; want %q", cc.name, got, err, cc.want)
+				}
+			}
+		})
+	}
+}

@@ -42,14 +42,5 @@ func randomFrom(alphabet string, n int) string {
 	return b.String()
 }
 
-// userCodeLocked draws an unused user code with gen.
-func (s *Server) userCodeLocked(gen func() string) string {
-	for {
-		if c := gen(); s.userCodes[c] == nil {
-			return c
-		}
-	}
-}
-
 // seconds is a duration in whole seconds, as the wire carries it.
 func seconds(d time.Duration) int64 { return int64(d.Round(time.Second) / time.Second) }

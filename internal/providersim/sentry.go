@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 )
 
 // Sentry (sentry.io and self-hosted), as its oauth_device_authorization.py and oauth_token.py
@@ -34,15 +33,21 @@ var sentryScopes = []string{
 	"openid", "profile", "email",
 }
 
+// window is Sentry's fixed rate-limit window for one device code.
+type window struct {
+	bucket int64
+	count  int
+}
+
 // sentryUserCodeAlphabet is ApiDeviceCode's base-20 alphabet.
 const sentryUserCodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ"
 
 func (s *Server) sentryRoutes() map[string]route {
-	post := []string{http.MethodPost}
+	post, p := []string{http.MethodPost}, s.paths
 	return map[string]route{
-		"/oauth/device/code/": {EndpointDevice, post, s.sentryDevice},
-		"/oauth/token/":       {EndpointToken, post, s.sentryToken},
-		"/oauth/device/":      {EndpointPage, []string{http.MethodGet}, verificationPage},
+		p.device: {EndpointDevice, post, s.sentryDevice},
+		p.token:  {EndpointToken, post, s.sentryToken},
+		p.page:   {EndpointPage, []string{http.MethodGet}, verificationPage},
 	}
 }
 
@@ -68,15 +73,7 @@ func (s *Server) sentryDevice(c *call) {
 	})
 	g := s.newGrantLocked(randomHex(32), userCode, strings.Join(c.scopes(), " "))
 	s.mu.Unlock()
-	verification := s.URL() + "/oauth/device/"
-	c.json(http.StatusOK, body{
-		"device_code":               g.deviceCode,
-		"user_code":                 g.userCode,
-		"verification_uri":          verification,
-		"verification_uri_complete": verification + "?user_code=" + g.userCode,
-		"expires_in":                seconds(s.opts.CodeLifetime),
-		"interval":                  seconds(s.opts.Interval),
-	})
+	c.json(http.StatusOK, c.deviceAnswer(g, true))
 }
 
 // sentryError answers as OAuthTokenView.error does: only the code.
@@ -126,7 +123,7 @@ func (s *Server) sentryDeviceGrant(c *call) {
 	}
 	s.mu.Lock()
 	// ratelimiter.is_limited(key, limit=1, window=5): one poll per fixed window, counted first.
-	bucket := time.Now().UnixNano() / int64(s.opts.RateWindow)
+	bucket := s.clock.Now().UnixNano() / int64(s.opts.RateWindow)
 	w := s.windows[dc]
 	if w.bucket != bucket {
 		w = window{bucket: bucket}
@@ -156,8 +153,7 @@ func (s *Server) sentryDeviceGrant(c *call) {
 		outPending: "authorization_pending", outDenied: "access_denied",
 	}[out]
 	if out == outApproved {
-		s.notePoll(g, "token", http.StatusOK)
-		c.json(http.StatusOK, tok)
+		c.tokens(g, tok)
 		return
 	}
 	s.notePoll(g, answer, http.StatusBadRequest)
@@ -171,37 +167,32 @@ func (s *Server) sentryRefresh(c *call) {
 		return
 	}
 	s.mu.Lock()
-	s.used = append(s.used, rt)
-	old, ok := s.refresh[rt]
-	switch {
-	case !ok || old.revoked:
-		s.mu.Unlock()
-		s.sentryError(c, "invalid_grant")
-		return
-	case old.rotated:
-		// Replay of a rotated refresh token: the whole family is revoked.
-		s.revokeFamilyLocked(old.family)
-		s.mu.Unlock()
+	var tok body
+	switch old, ok := s.presentRefreshLocked(rt); {
+	case ok:
+		old.rotated = true
+		s.revokeAccessLocked(old.family)
+		tok = s.sentryIssueLocked(standIn(old, old.scope), old.family)
+	case old != nil && old.rotated && !old.revoked:
+		s.revokeFamilyLocked(old.family) // a replayed, rotated refresh token revokes the whole family
+	}
+	s.mu.Unlock()
+	if tok == nil {
 		s.sentryError(c, "invalid_grant")
 		return
 	}
-	old.rotated = true
-	s.revokeAccessLocked(old.family)
-	tok := s.sentryIssueLocked(&grant{user: old.user, scope: old.scope}, old.family)
-	s.mu.Unlock()
 	c.json(http.StatusOK, tok)
 }
 
 // sentryIssueLocked mints a token pair and dresses it as process_token_details does.
 func (s *Server) sentryIssueLocked(g *grant, family int) body {
 	access, refresh := randomHex(32), randomHex(32)
-	s.issueLocked(family, g.user, g.scope, s.opts.TokenLifetime, access, refresh)
-	g.access, g.refresh = access, refresh
+	s.issueLocked(g, family, s.opts.TokenLifetime, access, refresh)
 	b := body{
 		"access_token":  access,
 		"refresh_token": refresh,
 		"expires_in":    seconds(s.opts.TokenLifetime),
-		"expires_at":    time.Now().Add(s.opts.TokenLifetime).UTC().Format("2006-01-02T15:04:05.000000Z"),
+		"expires_at":    s.clock.Now().Add(s.opts.TokenLifetime).UTC().Format("2006-01-02T15:04:05.000000Z"),
 		"token_type":    "Bearer",
 		"scope":         g.scope,
 		"user":          map[string]string{"id": g.user.ID, "name": g.user.Name, "email": g.user.Email},

@@ -10,11 +10,12 @@ import (
 
 // call is one request being answered.
 type call struct {
-	s    *Server
-	w    http.ResponseWriter
-	r    *http.Request
-	form url.Values
-	rec  *Request
+	s       *Server
+	w       http.ResponseWriter
+	r       *http.Request
+	form    url.Values
+	formErr error // of parsing the body, which serveHTTP did
+	rec     *Request
 }
 
 // body is a response body; its keys keep the order of insertion when encoded as a form.
@@ -76,6 +77,37 @@ func (c *call) wantsJSON() bool {
 	return false
 }
 
+// deviceAnswer is RFC 8628 section 3.2's answer for g, with verification_uri_complete when
+// complete; the verification page is the provider's own.
+func (c *call) deviceAnswer(g *grant, complete bool) body {
+	s := c.s
+	b := body{
+		"device_code": g.deviceCode, "user_code": g.userCode, "verification_uri": s.VerificationURL(),
+		"expires_in": seconds(s.opts.CodeLifetime), "interval": seconds(s.opts.Interval),
+	}
+	if complete {
+		b["verification_uri_complete"] = s.VerificationURL() + "?user_code=" + url.QueryEscape(g.userCode)
+	}
+	return b
+}
+
+// tokens answers an approved poll with its tokens, noting the answer on the code.
+func (c *call) tokens(g *grant, tok body) {
+	c.s.notePoll(g, "token", http.StatusOK)
+	c.json(http.StatusOK, tok)
+}
+
+// bearerUser returns who the valid access token in the Authorization header (under one of
+// schemes) belongs to.
+func (c *call) bearerUser(schemes ...string) (User, bool) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if at, ok := c.bearerLocked(schemes...); ok {
+		return at.user, true
+	}
+	return User{}, false
+}
+
 // scopes splits the scope parameter.
 func (c *call) scopes() []string { return strings.Fields(c.form.Get("scope")) }
 
@@ -108,19 +140,32 @@ func (c *call) credentials() (cr creds, conflict, malformed bool) {
 	return creds{id: bodyID, secret: bodySecret, body: bodyID != "" || bodySecret != ""}, false, false
 }
 
-// clientAuthKind classifies how the request tried to authenticate.
+// clientAuthKind classifies how the request tried to authenticate, before any validation, so
+// that refused requests are observable too.
 func clientAuthKind(r *http.Request, form url.Values) string {
 	_, _, basic := r.BasicAuth()
 	post := form.Get("client_secret") != ""
 	switch {
 	case basic && post:
-		return "basic+post"
+		return AuthBoth
 	case basic:
-		return "basic"
+		return AuthBasic
 	case post:
-		return "post"
+		return AuthPost
 	}
-	return "none"
+	return AuthNone
+}
+
+// bearerLocked returns the valid access token the request carries in its Authorization header
+// under one of schemes (never from the query: RFC 6750 discourages it, and it ends up in logs).
+func (c *call) bearerLocked(schemes ...string) (*accessToken, bool) {
+	scheme, tok, _ := strings.Cut(c.r.Header.Get("Authorization"), " ")
+	for _, sc := range schemes {
+		if strings.EqualFold(scheme, sc) && tok != "" {
+			return c.s.validAccessLocked(tok)
+		}
+	}
+	return nil, false
 }
 
 // verificationPage serves the page a person visits to enter the user code.

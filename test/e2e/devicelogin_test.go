@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -193,6 +194,9 @@ var _ = Describe("A DeviceLogin against Dex", Ordered, ContinueOnFailure, func()
 		}
 		out, err := framework.Kubectl(ctx, cp.KubeconfigPath, "describe", "devicelogin", mainLogin, "-n", testNS)
 		if errors.Is(err, framework.ErrNoKubectl) {
+			if os.Getenv("CI") != "" {
+				Fail("kubectl is not on PATH, and CI must run this check")
+			}
 			Skip("kubectl is not on PATH")
 		}
 		describeErr := err

@@ -1,0 +1,99 @@
+package controllers
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth/oauthtest"
+)
+
+func foreignSecret(name string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: uNS, Labels: map[string]string{"app": "other"}},
+		Data:       map[string][]byte{"password": []byte("hunter2")},
+	}
+}
+
+// A Secret of the target name that the DeviceLogin does not own blocks the flow before a user
+// code is requested: nobody approves a token that cannot be delivered. Issue 10 item 1.
+func TestUnitSecretConflictBeforeTheCode(t *testing.T) {
+	h := newUHarness(t, func(s *uSetup) { s.objects = append(s.objects, foreignSecret(uName)) })
+	before := h.mustSecret(uName)
+
+	res := h.mustReconcile()
+	uCalls(t, h.flow, nil) // no request to the provider
+	dl := h.dl()
+	c := uExpectReady(t, dl, metav1.ConditionFalse, ReasonSecretConflict)
+	if !strings.Contains(c.Message, "Secret "+uName+" exists and is not owned by this DeviceLogin") {
+		t.Errorf("Ready message %q", c.Message)
+	}
+	if dl.Status.UserCode != "" {
+		t.Errorf("a user code was published: %q", dl.Status.UserCode)
+	}
+	if ev := h.eventsWith(ReasonSecretConflict); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning SecretConflict") {
+		t.Errorf("SecretConflict events = %q", h.allEvents())
+	}
+	if res.RequeueAfter <= 0 || res.RequeueAfter > conflictRecheck {
+		t.Errorf("RequeueAfter = %s, want a re-check within %s", res.RequeueAfter, conflictRecheck)
+	}
+	after := h.mustSecret(uName)
+	if after.ResourceVersion != before.ResourceVersion || string(after.Data["password"]) != "hunter2" || len(after.OwnerReferences) != 0 {
+		t.Errorf("the foreign Secret was touched: %+v", after)
+	}
+
+	// Still there a minute later: no code, no new event, no write.
+	h.resetCounts()
+	h.clock.Step(conflictRecheck)
+	h.mustReconcile()
+	uCalls(t, h.flow, nil)
+	if w := h.writeCount(); w != 0 || len(h.allEvents()) != 0 {
+		t.Errorf("conflict again: writes %v events %q", h.traceSnapshot(), h.allEvents())
+	}
+
+	// Gone: the flow starts by itself at the next re-check.
+	if err := h.raw.Delete(h.ctx, after); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Step(conflictRecheck)
+	h.mustReconcile()
+	uCalls(t, h.flow, map[string]int{oauthtest.MethodRequestDeviceCode: 1})
+	uExpectReady(t, h.dl(), metav1.ConditionFalse, ReasonAwaitingApproval)
+}
+
+// A foreign Secret that appears after the approval (ours was deleted and someone took the name)
+// is never overwritten, and the tokens are kept for when the conflict is resolved.
+func TestUnitSecretConflictAfterApproval(t *testing.T) {
+	h := newUHarness(t)
+	h.authorize(uToken(1, uLife))
+	uExpectReady(t, h.dl(), metav1.ConditionTrue, ReasonAuthorized)
+	if err := h.raw.Delete(h.ctx, h.mustSecret(uName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.raw.Create(h.ctx, foreignSecret(uName)); err != nil {
+		t.Fatal(err)
+	}
+	h.resetCounts()
+	h.mustReconcile()
+	uExpectReady(t, h.dl(), metav1.ConditionFalse, ReasonSecretConflict)
+	if got := string(h.mustSecret(uName).Data["password"]); got != "hunter2" {
+		t.Errorf("the foreign Secret was overwritten")
+	}
+	if got := string(h.mustSecret(uStateName).Data[KeyAccessToken]); got != "ACCESS-TOKEN-1" {
+		t.Errorf("state access_token = %q", got)
+	}
+	uCalls(t, h.flow, nil)
+
+	if err := h.raw.Delete(h.ctx, h.mustSecret(uName)); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Step(time.Second)
+	h.mustReconcile()
+	if got := string(h.mustSecret(uName).Data[KeyAccessToken]); got != "ACCESS-TOKEN-1" {
+		t.Errorf("token Secret access_token = %q after the conflict went away", got)
+	}
+	uExpectReady(t, h.dl(), metav1.ConditionTrue, ReasonAuthorized)
+}
