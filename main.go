@@ -28,6 +28,7 @@ import (
 	"github.com/devicelogin-dev/devicelogin-operator/internal/logsafe"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/metrics"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/watchns"
 )
 
 var scheme = runtime.NewScheme()
@@ -44,6 +45,7 @@ func main() {
 		allowMetadataIPs, allowPrivateNamespaced         bool
 		providerTimeout                                  time.Duration
 		maxConcurrentReconciles                          int
+		watchNamespaces                                  watchns.List
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"e.g. :8443 for HTTPS or :8080 for HTTP; 0 disables it.")
@@ -62,6 +64,9 @@ func main() {
 		"addresses. Off: only ClusterOAuthProviders, which admins write, may.")
 	flag.DurationVar(&providerTimeout, "provider-timeout", 15*time.Second, "Timeout of each request to a provider.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DeviceLogins reconciled at once.")
+	flag.Var(&watchNamespaces, "watch-namespaces", "Comma-separated namespaces whose DeviceLogins, "+
+		"OAuthProviders and Secrets the manager watches; empty: every namespace. ClusterOAuthProviders "+
+		"are watched cluster-wide either way.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -97,7 +102,8 @@ func main() {
 		LeaderElectionNamespace: leaderElectionNamespace(os.Getenv("POD_NAMESPACE"), clusterResourceNamespace),
 		// Only the Secrets the operator owns are cached (and watched), and only those a DeviceLogin
 		// controls keep their data in the cache. Client secrets are read through the API reader.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+		// With --watch-namespaces, namespaced kinds are cached only in the listed namespaces.
+		Cache: cache.Options{DefaultNamespaces: watchNamespaces.DefaultNamespaces(), ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: controllers.SecretCacheOptions(),
 		}},
 	})
@@ -152,7 +158,7 @@ func main() {
 	}
 
 	setupLog.Info("Starting manager", "clusterResourceNamespace", clusterResourceNamespace,
-		"leaderElection", enableLeaderElection)
+		"leaderElection", enableLeaderElection, "watchNamespaces", watchNamespaces.String())
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Manager exited")
 		fmt.Fprintln(os.Stderr, err)

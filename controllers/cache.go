@@ -5,7 +5,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
-	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -32,7 +31,7 @@ func SecretCacheOptions() cache.ByObject {
 func TrimForeignSecret(obj any) (any, error) {
 	s, ok := obj.(*corev1.Secret)
 	if !ok {
-		return toolscache.TransformFunc(cache.TransformStripManagedFields())(obj)
+		return cache.TransformStripManagedFields()(obj)
 	}
 	s.ManagedFields = nil
 	if !controlledByDeviceLogin(s) {

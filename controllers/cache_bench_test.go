@@ -129,7 +129,12 @@ func cachedHeap(ctx context.Context, cfg *rest.Config, opts cache.ByObject) (hea
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if serr := <-done; serr != nil && err == nil {
+			err = serr
+		}
+	}()
 	inf, err := c.GetInformer(ctx, &corev1.Secret{})
 	if err != nil {
 		return 0, 0, err

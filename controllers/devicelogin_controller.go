@@ -361,7 +361,7 @@ func backoff(n int32) time.Duration {
 		d *= 2
 	}
 	d = min(d, backoffCap)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64())) //nolint:gosec // G404: jitter, not a secret
 }
 
 // event records an event on the DeviceLogin.

@@ -30,8 +30,8 @@ var (
 	clientSecrets []string
 )
 
-// newIdP starts a strict test provider with a 1 s interval unless opts says otherwise.
-func newIdP(opts testidp.Options) *testidp.Server {
+// newIDP starts a strict test provider with a 1 s interval unless opts says otherwise.
+func newIDP(opts testidp.Options) *testidp.Server {
 	if opts.Interval == 0 {
 		opts.Interval = time.Second
 	}
@@ -151,7 +151,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("publishes a code, and after approval writes the token Secret and reports who approved", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "ci-bot", func(d *authv1alpha1.DeviceLogin) {
 			d.Spec.SecretName = "ci-bot-token"
@@ -248,7 +248,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("raises the poll interval by 5 s on slow_down and keeps it", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		Expect(idp.Server.ForceSlowDown(testidp.AnyCode, 1)).To(Succeed())
 		dl := newLogin(ctx, ns, "slow")
@@ -265,7 +265,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("renews an expired code with codeExpiryPolicy Renew", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{CodeLifetime: 3 * time.Second})
+		idp := newIDP(testidp.Options{CodeLifetime: 3 * time.Second})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "renew")
 		first := waitForCode(ctx, dl)
@@ -277,7 +277,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("stops on an expired code with codeExpiryPolicy Stop until the reauthorize annotation", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{CodeLifetime: 3 * time.Second})
+		idp := newIDP(testidp.Options{CodeLifetime: 3 * time.Second})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "stop", func(d *authv1alpha1.DeviceLogin) { d.Spec.CodeExpiryPolicy = authv1alpha1.CodeExpiryStop })
 		waitForCode(ctx, dl)
@@ -292,7 +292,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("stops polling after access_denied", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "denied")
 		Expect(idp.Deny(waitForCode(ctx, dl))).To(Succeed())
@@ -305,7 +305,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("refreshes before expiry and keeps the rotated refresh token", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{TokenLifetime: 6 * time.Second})
+		idp := newIDP(testidp.Options{TokenLifetime: 6 * time.Second})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "rotate", func(d *authv1alpha1.DeviceLogin) { d.Spec.IncludeRefreshToken = true })
 		Expect(idp.Approve(waitForCode(ctx, dl), "carol@example.com")).To(Succeed())
@@ -328,7 +328,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("asks for a new code when the refresh token is refused, and keeps serving the current token", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "regrant")
 		Expect(idp.Approve(waitForCode(ctx, dl), "dave@example.com")).To(Succeed())
@@ -349,7 +349,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("resumes after a manager restart with the same code, no early poll, and completes", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{Interval: 2 * time.Second})
+		idp := newIDP(testidp.Options{Interval: 2 * time.Second})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "restart")
 		code := waitForCode(ctx, dl)
@@ -365,7 +365,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("never overwrites a Secret it does not own", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "taken", Namespace: ns}, StringData: map[string]string{"k": "v"}}
 		Expect(k8s.Create(ctx, foreign)).To(Succeed())
@@ -388,7 +388,7 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 
 	It("enforces a ClusterOAuthProvider's allowedNamespaces and reads its client secret from the cluster-resource namespace", func() {
 		allowed, other := newNamespace(ctx), newNamespace(ctx)
-		idp := newIdP(testidp.Options{ClientSecret: "s3cr3t-client-value"})
+		idp := newIDP(testidp.Options{ClientSecret: "s3cr3t-client-value"})
 		clientSecrets = append(clientSecrets, "s3cr3t-client-value")
 		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "idp-client", Namespace: clusterNS},
 			StringData: map[string]string{"secret": "s3cr3t-client-value"}})).To(Succeed())
@@ -480,7 +480,7 @@ func containsAnyEncoding(text, v string) bool {
 }
 
 // hexDumpLine matches one line of encoding/hex.Dump output: offset, up to 16 bytes in hex.
-var hexDumpLine = regexp.MustCompile(`(?m)^\s*[0-9a-f]{8}  ((?:[0-9a-f]{2} {1,2}){1,16})`)
+var hexDumpLine = regexp.MustCompile(`(?m)^\s*[0-9a-f]{8} {2}((?:[0-9a-f]{2} {1,2}){1,16})`)
 
 // undumpHex turns every hex dump in the logs back into the bytes it shows, concatenated.
 func undumpHex(logs string) []byte {

@@ -116,6 +116,7 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 		st.ApprovalURL = da.VerificationURI
 	}
 	st.UserCodeExpiresAt = mtime(s.now.Add(da.ExpiresIn))
+	//nolint:gosec // G115: oauth caps a stated interval at 10 minutes (plus the preset's margin).
 	st.PollInterval = int32((da.Interval + time.Second - 1) / time.Second) // whole seconds, never less
 	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))      // not before: rounded up
 	st.ConsecutiveFailures = 0
@@ -154,7 +155,7 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 	case oauth.IsCode(err, "slow_down"):
 		errors.As(err, &oerr)
 		interval = r.slowDownInterval(loginName(dl), interval, oerr.Interval)
-		st.PollInterval = int32(interval / time.Second)
+		st.PollInterval = int32(interval / time.Second) //nolint:gosec // G115: minutes, far below 2^31 seconds
 		st.ConsecutiveFailures = 0
 		log.FromContext(ctx).V(1).Info("Provider asked to slow down", "pollInterval", st.PollInterval)
 	case oauth.IsCode(err, "expired_token"):
@@ -167,7 +168,7 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 	case errors.As(err, &transient):
 		if transient.StatusCode == 429 {
 			interval += slowDownStep
-			st.PollInterval = int32(interval / time.Second)
+			st.PollInterval = int32(interval / time.Second) //nolint:gosec // G115: minutes, far below 2^31 seconds
 		}
 		r.transientFailure(ctx, s, "Polling for the approval", transient, interval)
 		return nil

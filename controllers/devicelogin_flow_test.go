@@ -29,7 +29,7 @@ import (
 func (h *uHarness) updateProvider(mutate func(*authv1alpha1.OAuthProvider)) {
 	h.t.Helper()
 	p := &authv1alpha1.OAuthProvider{}
-	if err := h.raw.Get(h.ctx, types.NamespacedName{Namespace: uNS, Name: uIdP}, p); err != nil {
+	if err := h.raw.Get(h.ctx, types.NamespacedName{Namespace: uNS, Name: uIDP}, p); err != nil {
 		h.t.Fatalf("getting the provider: %v", err)
 	}
 	mutate(p)

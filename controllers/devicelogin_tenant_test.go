@@ -26,7 +26,7 @@ import (
 // instance (another UID) whose controller resolved the same endpoints.
 func (h *uHarness) recreateProvider(uid types.UID) {
 	h.t.Helper()
-	if err := h.raw.Delete(h.ctx, &authv1alpha1.OAuthProvider{ObjectMeta: metav1.ObjectMeta{Name: uIdP, Namespace: uNS}}); err != nil {
+	if err := h.raw.Delete(h.ctx, &authv1alpha1.OAuthProvider{ObjectMeta: metav1.ObjectMeta{Name: uIDP, Namespace: uNS}}); err != nil {
 		h.t.Fatal(err)
 	}
 	p := uReadyProvider()

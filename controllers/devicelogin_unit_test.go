@@ -46,7 +46,7 @@ const (
 	uName      = "ci-bot"
 	uStateName = "ci-bot-devicelogin-state"
 	uUID       = types.UID("7c0e6a4e-0b1f-4c57-9d0e-2f4f3c1a9b11")
-	uIdP       = "idp"
+	uIDP       = "idp"
 	uDeviceURL = "https://idp.example.com/device/code"
 	uTokenURL  = "https://idp.example.com/token"
 	uVerifyURI = "https://idp.example.com/activate"
@@ -89,7 +89,7 @@ type uSetup struct {
 // uReadyProvider is an OAuthProvider whose controller resolved its endpoints for its generation.
 func uReadyProvider() *authv1alpha1.OAuthProvider {
 	return &authv1alpha1.OAuthProvider{
-		ObjectMeta: metav1.ObjectMeta{Name: uIdP, Namespace: uNS, Generation: 1},
+		ObjectMeta: metav1.ObjectMeta{Name: uIDP, Namespace: uNS, Generation: 1},
 		Spec:       authv1alpha1.OAuthProviderSpec{IssuerURL: "https://idp.example.com", ClientID: "k8s-operator"},
 		Status: authv1alpha1.OAuthProviderStatus{
 			ObservedGeneration: 1,
@@ -108,7 +108,7 @@ func uDeviceLogin() *authv1alpha1.DeviceLogin {
 	return &authv1alpha1.DeviceLogin{
 		ObjectMeta: metav1.ObjectMeta{Name: uName, Namespace: uNS, UID: uUID, Generation: 1},
 		Spec: authv1alpha1.DeviceLoginSpec{
-			ProviderRef:      authv1alpha1.ProviderReference{Name: uIdP},
+			ProviderRef:      authv1alpha1.ProviderReference{Name: uIDP},
 			Scopes:           uScopes,
 			CodeExpiryPolicy: authv1alpha1.CodeExpiryRenew,
 		},
@@ -1135,7 +1135,7 @@ func TestUnitRefresh(t *testing.T) {
 		iState := slices.Index(tr, "Update Secret/"+uStateName)
 		iToken := slices.Index(tr, "Update Secret/"+uName)
 		iRefresh := slices.Index(tr, "Refresh REFRESH-TOKEN-1")
-		if iRefresh < 0 || iState < 0 || iToken < 0 || !(iRefresh < iState && iState < iToken) {
+		if iRefresh < 0 || iState < 0 || iToken < 0 || iRefresh >= iState || iState >= iToken {
 			t.Errorf("order of the refresh's writes = %v, want the provider call, then the state Secret, then the token Secret", tr)
 		}
 

@@ -70,7 +70,7 @@ var _ = Describe("Faults", Ordered, func() {
 	It("lets only the leader of two managers talk to the provider, and the other take over", func() {
 		stopManager()
 		DeferCleanup(startManager)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		var flows [2]*countingFlow
 		var managers [2]*runningManager
 		for i := range managers {
@@ -115,7 +115,7 @@ var _ = Describe("Faults", Ordered, func() {
 
 	It("backs off while the provider is down with a code pending, and resumes by itself", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "outage-poll")
 		code := waitForCode(ctx, dl)
@@ -140,7 +140,7 @@ var _ = Describe("Faults", Ordered, func() {
 
 	It("keeps serving the token while refreshes fail, and refreshes when the provider is back", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{TokenLifetime: time.Hour})
+		idp := newIDP(testidp.Options{TokenLifetime: time.Hour})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "outage-refresh")
 		Expect(idp.Approve(waitForCode(ctx, dl), "judy@example.com")).To(Succeed())
@@ -167,7 +167,7 @@ var _ = Describe("Faults", Ordered, func() {
 
 	It("revokes the tokens on delete with revokeOnDelete", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "revoke", func(d *authv1alpha1.DeviceLogin) { d.Spec.RevokeOnDelete = true })
 		Expect(idp.Approve(waitForCode(ctx, dl), "ken@example.com")).To(Succeed())
@@ -183,7 +183,7 @@ var _ = Describe("Faults", Ordered, func() {
 
 	It("never holds a deletion more than about 30 s when revocation fails", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "revoke-down", func(d *authv1alpha1.DeviceLogin) { d.Spec.RevokeOnDelete = true })
 		Expect(idp.Approve(waitForCode(ctx, dl), "lena@example.com")).To(Succeed())
@@ -202,7 +202,7 @@ var _ = Describe("Faults", Ordered, func() {
 
 	It("keeps the last good Secret when secretTemplate stops rendering, and says why", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		dl := newLogin(ctx, ns, "template", func(d *authv1alpha1.DeviceLogin) {
 			d.Spec.SecretTemplate = &authv1alpha1.SecretTemplate{Data: map[string]string{"auth": "Bearer {{ .AccessToken }}"}}
@@ -254,7 +254,7 @@ var _ = Describe("A hostile provider", func() {
 	DescribeTable("ends in a clear condition and event, without a hot loop",
 		func(h hostile, wantReason string, wantInMessage string, check func(authv1alpha1.DeviceLoginStatus)) {
 			var hits atomic.Int64
-			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			other := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, _ *http.Request) {
 				hits.Add(1000) // a request here would be a followed cross-host redirect
 			}))
 			defer other.Close()
@@ -293,7 +293,7 @@ var _ = Describe("A hostile provider", func() {
 				check(getLogin(ctx, dl).Status)
 			}
 			seen := hits.Load()
-			Consistently(func() int64 { return hits.Load() }, 3*time.Second, 250*time.Millisecond).Should(BeNumerically("<=", seen+3),
+			Consistently(hits.Load, 3*time.Second, 250*time.Millisecond).Should(BeNumerically("<=", seen+3),
 				"no hot loop")
 			Expect(hits.Load()).To(BeNumerically("<", 1000), "no cross-host redirect was followed")
 			Expect(mainManager).NotTo(BeNil())

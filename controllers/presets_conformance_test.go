@@ -348,7 +348,7 @@ var _ = Describe("Presets", Ordered, func() {
 			complete:        true, pollInterval: 2, granted: []string{"org:read", "project:read"}, subject: "alice@example.com",
 			expires: true, refresh: rotateKillsOld, denial: "access_denied",
 			slowDownInterval: func(before int32) int32 { return before + 5 },
-			extra: func(ctx context.Context, ns string, sim *providersim.Server) func() {
+			extra: func(_ context.Context, _ string, sim *providersim.Server) func() {
 				return func() {
 					By("polling every code with the preset's margin, so the window never answers slow_down")
 					for _, r := range sim.Requests() {
@@ -560,12 +560,12 @@ func expectSimPendingThen(got []string, last ...string) {
 	}
 }
 
-// expectSimPollSpacing checks that every code's polls came at least min apart.
-func expectSimPollSpacing(sim *providersim.Server, min time.Duration) {
+// expectSimPollSpacing checks that every code's polls came at least minGap apart.
+func expectSimPollSpacing(sim *providersim.Server, minGap time.Duration) {
 	for _, code := range sim.UserCodes() {
 		polls := simCode(sim, code).Polls
 		for i := 1; i < len(polls); i++ {
-			ExpectWithOffset(1, polls[i].Time.Sub(polls[i-1].Time)).To(BeNumerically(">=", min-100*time.Millisecond),
+			ExpectWithOffset(1, polls[i].Time.Sub(polls[i-1].Time)).To(BeNumerically(">=", minGap-100*time.Millisecond),
 				"polls %d and %d of code %s", i-1, i, code)
 		}
 	}

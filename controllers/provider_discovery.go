@@ -21,8 +21,8 @@ const DiscoveryStaleAfter = 24 * time.Hour
 // The bounds of the retry delay after a failed discovery: it doubles from the first while the
 // failure lasts, up to the second.
 const (
-	discoveryRetryMin = 30 * time.Second
-	discoveryRetryMax = 15 * time.Minute
+	minDiscoveryRetry = 30 * time.Second
+	maxDiscoveryRetry = 15 * time.Minute
 )
 
 // servedEndpoints is what the provider serves: endpoints, or why it cannot.
@@ -89,14 +89,14 @@ func lastGood(obj authv1alpha1.ProviderObject, now time.Time) (oauth.Endpoints, 
 
 // discoveryRetryAfter is when to try discovery again: as long as it has been failing (from the
 // Discovered condition in before, the status this reconcile started from), between
-// discoveryRetryMin and discoveryRetryMax, and no later than the moment stale endpoints expire.
+// minDiscoveryRetry and maxDiscoveryRetry, and no later than the moment stale endpoints expire.
 func discoveryRetryAfter(before authv1alpha1.ProviderObject, now time.Time, stale bool) time.Duration {
 	status := before.ProviderStatus()
 	since := now
 	if c := meta.FindStatusCondition(status.Conditions, ConditionDiscovered); c != nil && c.Status == metav1.ConditionFalse {
 		since = c.LastTransitionTime.Time
 	}
-	d := min(max(now.Sub(since), discoveryRetryMin), discoveryRetryMax)
+	d := min(max(now.Sub(since), minDiscoveryRetry), maxDiscoveryRetry)
 	if stale && status.LastDiscoveryTime != nil {
 		if left := status.LastDiscoveryTime.Add(DiscoveryStaleAfter).Sub(now); left < d {
 			d = max(left, time.Second)

@@ -88,7 +88,7 @@ func TestProviderRediscoveryFailureKeepsServing(t *testing.T) {
 			t.Fatalf("Ready went False at %s, %s after the last success", h.clock.Now(), h.clock.Since(recovered))
 		}
 		res, err := h.reconcile()
-		if err != nil || res.RequeueAfter <= 0 || res.RequeueAfter > discoveryRetryMax {
+		if err != nil || res.RequeueAfter <= 0 || res.RequeueAfter > maxDiscoveryRetry {
 			t.Fatalf("reconcile at %s: %+v, %v", h.clock.Now(), res, err)
 		}
 		h.clock.Step(res.RequeueAfter)
@@ -149,8 +149,8 @@ func TestProviderPresetFallbackKeepsDiscoveredIssuer(t *testing.T) {
 	h.discover = nil
 	h.clock.Step(time.Hour)
 	res, err := h.reconcile()
-	if err != nil || res.RequeueAfter != discoveryRetryMin {
-		t.Fatalf("reconcile with discovery down: %+v, %v; want a retry after %s", res, err, discoveryRetryMin)
+	if err != nil || res.RequeueAfter != minDiscoveryRetry {
+		t.Fatalf("reconcile with discovery down: %+v, %v; want a retry after %s", res, err, minDiscoveryRetry)
 	}
 	st := h.get().ProviderStatus()
 	if st.Issuer != "https://gitlab.com" || st.JWKSURL == "" || st.UserinfoURL == "" {

@@ -103,7 +103,7 @@ func (r *ProviderReconciler) checkURL(obj authv1alpha1.ProviderObject, name, val
 		return &endpointError{reason: ReasonInvalidEndpoint, msg: fmt.Sprintf(
 			"%s %s carries credentials (user:password@) in the URL, which every reader of the status would see; the URL is refused", name, displayURL(value))}
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && obj.ProviderSpec().AllowInsecureHTTP) {
+	if u.Scheme != "https" && (u.Scheme != "http" || !obj.ProviderSpec().AllowInsecureHTTP) {
 		return &endpointError{reason: ReasonInsecureEndpoint, msg: fmt.Sprintf(
 			"%s %s is not https; set allowInsecureHTTP: true only for a provider on a trusted local network", name, displayURL(value))}
 	}

@@ -81,7 +81,7 @@ var _ = Describe("Rollout restart", Ordered, func() {
 
 	It("restarts a Deployment when a refresh changes the token, not for the first token", func() {
 		ns := newNamespace(ctx)
-		idp := newIdP(testidp.Options{})
+		idp := newIDP(testidp.Options{})
 		newProvider(ctx, ns, idp)
 		web := newDeployment(ctx, ns, "web")
 		dl := newLogin(ctx, ns, "web", func(d *authv1alpha1.DeviceLogin) {

@@ -59,7 +59,7 @@ func rrLogin(targets ...authv1alpha1.RolloutRestartTarget) *authv1alpha1.DeviceL
 	return &authv1alpha1.DeviceLogin{
 		ObjectMeta: metav1.ObjectMeta{Name: uName, Namespace: uNS, UID: uUID, Generation: 1},
 		Spec: authv1alpha1.DeviceLoginSpec{
-			ProviderRef:               authv1alpha1.ProviderReference{Name: uIdP},
+			ProviderRef:               authv1alpha1.ProviderReference{Name: uIDP},
 			SecretName:                rrSecret,
 			RolloutRestartTargets:     targets,
 			RolloutRestartMinInterval: &metav1.Duration{Duration: 5 * time.Minute},

@@ -6,8 +6,9 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -15,8 +16,21 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "auth.devicelogin.dev", Version: "v1alpha1"}
 
 	// SchemeBuilder is used to add go types to the GroupVersionKind scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = &typeRegistry{}
 
 	// AddToScheme adds the types in this group-version to the given scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
+
+// typeRegistry is controller-runtime's scheme.Builder (deprecated there, so that API packages
+// depend on apimachinery alone) rebuilt on apimachinery's runtime.SchemeBuilder.
+type typeRegistry struct{ runtime.SchemeBuilder }
+
+// Register adds objects to the types of this group-version that AddToScheme registers.
+func (r *typeRegistry) Register(objects ...runtime.Object) {
+	r.SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(GroupVersion, objects...)
+		metav1.AddToGroupVersion(s, GroupVersion)
+		return nil
+	})
+}

@@ -176,8 +176,7 @@ func (d *demo) run(ctx context.Context) error {
 		filepath.Join(d.dir, "manager.log"), args...); err != nil {
 		return err
 	}
-	d.addrs = append(d.addrs, fmt.Sprintf("127.0.0.1:%d", metricsPort))
-	d.addrs = append(d.addrs, d.mgr.ProbeAddr)
+	d.addrs = append(d.addrs, fmt.Sprintf("127.0.0.1:%d", metricsPort), d.mgr.ProbeAddr)
 	if d.mgr.LeaderElectionProblem != "" {
 		d.info("WARNING: running without --leader-elect: %s", d.mgr.LeaderElectionProblem)
 	}
@@ -379,7 +378,7 @@ func (d *demo) watch(ctx context.Context, dl *authv1alpha1.DeviceLogin) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 		if exited, err := d.mgr.Process().Exited(); exited {
-			return fmt.Errorf("the manager exited (%v); see %s", err, d.mgr.LogPath)
+			return fmt.Errorf("the manager exited (%w); see %s", err, d.mgr.LogPath)
 		}
 		if err := d.cp.Client.Get(ctx, key, dl); err != nil {
 			if ctx.Err() != nil {
@@ -542,7 +541,7 @@ func (d *demo) showRestart(ctx context.Context) {
 // showMetrics prints the manager's devicelogin_* series, as Prometheus scrapes them.
 func (d *demo) showMetrics(ctx context.Context) {
 	d.say("Metrics (%s), devicelogin_* only", d.metrics)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.metrics, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.metrics, http.NoBody)
 	if err != nil {
 		d.info("(%v)", err)
 		return

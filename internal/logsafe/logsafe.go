@@ -11,13 +11,13 @@ import "github.com/go-logr/logr"
 // headers at 7 and bodies at 8; the operator's own detail is at 1.
 const MaxVerbosity = 5
 
-// Cap returns l with every V-level above max dropped.
-func Cap(l logr.Logger, max int) logr.Logger {
+// Cap returns l with every V-level above maxLevel dropped.
+func Cap(l logr.Logger, maxLevel int) logr.Logger {
 	sink := l.GetSink()
 	if sink == nil {
 		return l
 	}
-	return logr.New(&capSink{sink: withCallDepth(sink, 1), max: max})
+	return logr.New(&capSink{sink: withCallDepth(sink, 1), max: maxLevel})
 }
 
 type capSink struct {

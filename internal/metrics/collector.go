@@ -16,7 +16,7 @@ import (
 // conditionReady is the DeviceLogin condition the gauges report (controllers.ConditionReady).
 const conditionReady = "Ready"
 
-// listTimeout bounds one scrape's list: the cache answers at once once synced, and waits for the
+// listTimeout bounds one scrape's list: the cache answers immediately once synced, and waits for the
 // sync before that.
 const listTimeout = 10 * time.Second
 

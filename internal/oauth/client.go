@@ -213,13 +213,15 @@ func doRequest(ctx context.Context, hc *http.Client, req *http.Request) (*rawRes
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}
+	defer resp.Body.Close()
 	body, err := readLimited(resp.Body)
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
 			return nil, &TransientError{Reason: err.Error(), StatusCode: resp.StatusCode}
 		}
 		terr := transportError(ctx, err)
-		if te, ok := terr.(*TransientError); ok {
+		var te *TransientError
+		if errors.As(terr, &te) {
 			te.StatusCode = resp.StatusCode
 		}
 		return nil, terr

@@ -134,7 +134,7 @@ func describeDiscoveryFailure(ctx context.Context, err error, rec *responseRecor
 
 // fetchServerMetadata GETs RFC 8414 metadata; reason is "" on success.
 func fetchServerMetadata(ctx context.Context, hc *http.Client, docURL string) (*providerMetadata, string, *TransientError) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, docURL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, docURL, http.NoBody)
 	if err != nil {
 		return nil, "not a valid URL", nil
 	}

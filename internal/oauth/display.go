@@ -19,10 +19,10 @@ const (
 // for a status field, an event or a log line: newlines and tabs become
 // spaces, every other control, format or otherwise non-printable rune and
 // every invalid UTF-8 byte is dropped, surrounding space is trimmed, and the
-// result is cut to at most max bytes on a rune boundary, ending in "…" when
-// cut (when max leaves room for it). max <= 0 yields "".
-func SanitizeDisplay(s string, max int) string {
-	if max <= 0 {
+// result is cut to at most maxBytes bytes on a rune boundary, ending in "…" when
+// cut (when maxBytes leaves room for it). maxBytes <= 0 yields "".
+func SanitizeDisplay(s string, maxBytes int) string {
+	if maxBytes <= 0 {
 		return ""
 	}
 	s = strings.TrimSpace(strings.Map(func(r rune) rune {
@@ -34,19 +34,19 @@ func SanitizeDisplay(s string, max int) string {
 		}
 		return r
 	}, s))
-	if len(s) <= max {
+	if len(s) <= maxBytes {
 		return s
 	}
 	const mark = "…"
-	cut := max
-	if max > len(mark) {
-		cut = max - len(mark)
+	cut := maxBytes
+	if maxBytes > len(mark) {
+		cut = maxBytes - len(mark)
 	}
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	s = strings.TrimRight(s[:cut], " ")
-	if max > len(mark) {
+	if maxBytes > len(mark) {
 		return s + mark
 	}
 	return s

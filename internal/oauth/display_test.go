@@ -147,18 +147,18 @@ func FuzzSanitizeDisplay(f *testing.F) {
 		f.Add(s, 4)
 		f.Add(s, 64)
 	}
-	f.Fuzz(func(t *testing.T, s string, max int) {
-		max %= 4096
-		got := SanitizeDisplay(s, max)
-		if max <= 0 && got != "" || max > 0 && len(got) > max || !utf8.ValidString(got) {
-			t.Fatalf("SanitizeDisplay(%q, %d) = %q", s, max, got)
+	f.Fuzz(func(t *testing.T, s string, maxBytes int) {
+		maxBytes %= 4096
+		got := SanitizeDisplay(s, maxBytes)
+		if maxBytes <= 0 && got != "" || maxBytes > 0 && len(got) > maxBytes || !utf8.ValidString(got) {
+			t.Fatalf("SanitizeDisplay(%q, %d) = %q", s, maxBytes, got)
 		}
 		for _, r := range got {
 			if !unicode.IsPrint(r) {
-				t.Fatalf("SanitizeDisplay(%q, %d) = %q keeps %U", s, max, got, r)
+				t.Fatalf("SanitizeDisplay(%q, %d) = %q keeps %U", s, maxBytes, got, r)
 			}
 		}
-		if again := SanitizeDisplay(got, max); again != got {
+		if again := SanitizeDisplay(got, maxBytes); again != got {
 			t.Fatalf("not idempotent: %q then %q", got, again)
 		}
 	})

@@ -237,6 +237,7 @@ func (t *guardTransport) checkTarget(req *http.Request) error {
 // front, so a too-large body fails the round trip where callers can detect
 // it, instead of being silently truncated by a library's own LimitReader.
 func bufferResponse(resp *http.Response) (*http.Response, error) {
+	defer resp.Body.Close()
 	body, err := readLimited(resp.Body)
 	if err != nil {
 		return nil, err
@@ -247,10 +248,9 @@ func bufferResponse(resp *http.Response) (*http.Response, error) {
 	return resp, nil
 }
 
-// readLimited reads and closes r, failing rather than reading more than
+// readLimited reads r, failing rather than reading more than
 // maxBodySize bytes.
-func readLimited(r io.ReadCloser) ([]byte, error) {
-	defer r.Close()
+func readLimited(r io.Reader) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxBodySize+1))
 	if err != nil {
 		return nil, err

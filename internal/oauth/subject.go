@@ -98,11 +98,16 @@ func validTenantID(tid string) bool {
 		return false
 	}
 	for _, r := range tid {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+		if !tenantIDRune(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// tenantIDRune says whether r may appear in a tenant ID: ASCII letters and digits, '-' and '.'.
+func tenantIDRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.'
 }
 
 // verifier returns the cached verifier for cfg. The cache grows with the
@@ -139,7 +144,7 @@ func idTokenError(ctx context.Context, err error, secrets []string) error {
 }
 
 func (c *Client) subjectFromUserinfo(ctx context.Context, endpoint, accessToken string, secrets []string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, http.NoBody)
 	if err != nil {
 		return "", errors.New("oauth: userinfo URL is not a valid URL")
 	}

@@ -52,7 +52,7 @@ func keysProvider(t *testing.T) *provider {
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 		{Key: &testKeys()[0].PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"},
 	}})
-	return newProvider(t, func(w http.ResponseWriter, r *http.Request) {
+	return newProvider(t, func(w http.ResponseWriter, _ *http.Request) {
 		reply(w, 200, "application/json", string(jwks))
 	})
 }

@@ -83,14 +83,15 @@ func oauthErr(t *testing.T, err error) *oauth.Error {
 	return oe
 }
 
-// wantCode fails unless err is an *oauth.Error with this code and HTTP status.
-func wantCode(t *testing.T, err error, code string, status int) *oauth.Error {
+// wantCode fails unless err is an *oauth.Error with this code and HTTP status, and returns a
+// copy of it for further checks (a value, not an error, so that callers may ignore it).
+func wantCode(t *testing.T, err error, code string, status int) oauth.Error {
 	t.Helper()
 	oe := oauthErr(t, err)
 	if oe.Code != code || oe.StatusCode != status {
 		t.Fatalf("got %s (HTTP %d), want %s (HTTP %d): %v", oe.Code, oe.StatusCode, code, status, err)
 	}
-	return oe
+	return *oe
 }
 
 // approved requests a code, approves it and polls once, after the interval, for its tokens.
@@ -108,15 +109,6 @@ func approved(t *testing.T, s *Server, c *oauth.Client, cfg oauth.ClientConfig, 
 		t.Fatal(err)
 	}
 	return tok
-}
-
-// keys lists a JSON object's keys.
-func keys(m map[string]any) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // oauthScopes is a device request for these scopes.

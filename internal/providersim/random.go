@@ -31,9 +31,9 @@ func randomB64(n int) string {
 // randomFrom draws n characters of alphabet.
 func randomFrom(alphabet string, n int) string {
 	var b strings.Builder
-	max := big.NewInt(int64(len(alphabet)))
+	alphabetSize := big.NewInt(int64(len(alphabet)))
 	for range n {
-		i, err := rand.Int(rand.Reader, max)
+		i, err := rand.Int(rand.Reader, alphabetSize)
 		if err != nil {
 			panic(fmt.Sprintf("providersim: reading random bytes: %v", err))
 		}

@@ -249,7 +249,7 @@ func (s *Server) presentRefreshLocked(rt string) (*refreshToken, bool) {
 // provider whose rotation kills the old token (Entra keeps it valid; Google and RFC without
 // rotation never mark it).
 func (s *Server) usableLocked(rt *refreshToken) bool {
-	return !rt.revoked && !(rt.rotated && s.provider != Microsoft)
+	return !rt.revoked && (!rt.rotated || s.provider == Microsoft)
 }
 
 // standIn is the grant a refresh issues into: the family's user, and scope.

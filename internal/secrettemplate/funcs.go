@@ -85,7 +85,7 @@ func b64enc(s *state, args []value) (value, error) {
 	b.Grow(n)
 	var src [3 * 256]byte
 	var dst [4 * 256]byte
-	for len(in) > 0 {
+	for in != "" {
 		k := copy(src[:], in)
 		in = in[k:]
 		m := base64.StdEncoding.EncodedLen(k)

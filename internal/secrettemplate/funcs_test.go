@@ -3,6 +3,7 @@ package secrettemplate
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -81,7 +82,7 @@ func TestFunctionsChargeWhatTheyAllocate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if n > uint64(charged+charged/8+8<<10+512) {
+		if n > uint64(charged+charged/8+8<<10+512) { //nolint:gosec // G115: charged is a byte count, never negative
 			t.Errorf("%s allocated %d bytes and charged %d", tc.name, n, charged)
 		}
 		// With a budget one byte short, the function refuses before allocating.
@@ -91,7 +92,7 @@ func TestFunctionsChargeWhatTheyAllocate(t *testing.T) {
 			args[i] = str(a)
 		}
 		n = allocated(func() { _, err = funcs[tc.name].call(s, args) })
-		if err != errBudget || n > 512 {
+		if !errors.Is(err, errBudget) || n > 512 {
 			t.Errorf("%s one byte short of its charge: %v after allocating %d bytes", tc.name, err, n)
 		}
 	}
@@ -109,7 +110,7 @@ func TestFunctionErrors(t *testing.T) {
 		}
 		args := make([]value, f.min)
 		args[0] = value{isBool: true}
-		if _, err := f.call(s, args); err != errNotString {
+		if _, err := f.call(s, args); !errors.Is(err, errNotString) {
 			t.Errorf("%s of a boolean: %v, want %v", name, err, errNotString)
 		}
 	}

@@ -2,6 +2,7 @@ package secrettemplate
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,7 +39,9 @@ func TestRender(t *testing.T) {
 		{"{{ with $s := .Scope }}{{ $s }}{{ end }}", "openid email"},
 		{`{{ if $x := .Scope }}{{ $x }}{{ else }}{{ $x }}{{ end }}`, "openid email"},
 		{`{{ if true }}{{ $a := "in" }}{{ $a }}{{ end }}`, "in"},
+		//nolint:dupword // template output
 		{`{{ eq .TokenType "bearer" "Bearer" }} {{ eq .TokenType "x" }} {{ ne .Scope "" }} {{ not .IDToken }}`, "true false true true"},
+		//nolint:dupword // template and its output
 		{`{{ eq true true }} {{ ne false true }}`, "true true"},
 		{`{{ and .Scope .IDToken "z" }}|{{ and .Scope "z" }}|{{ or .IDToken "q" }}|{{ or .IDToken "" }}|{{ .Scope | or "" }}`, "|z|q||openid email"},
 		{`{{ and .IDToken (b64dec "!") }}{{ or .Scope (b64dec "!") }}`, "openid email"}, // and/or stop early
@@ -98,7 +101,7 @@ func TestRenderIsBounded(t *testing.T) {
 	}
 }
 
-func itoa(i int) string { return string(rune('0'+i/10)) + string(rune('0'+i%10)) }
+func itoa(i int) string { return fmt.Sprintf("%02d", i) }
 
 // TestRenderErrorsDoNotQuoteValues makes every kind of render error happen on values that
 // contain a token, and checks that no part of the token shows.

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devicelogin-dev/devicelogin-operator/internal/providersim"
 	testclock "k8s.io/utils/clock/testing"
+
+	"github.com/devicelogin-dev/devicelogin-operator/internal/providersim"
 )
 
 func TestDeviceAuthorizationResponse(t *testing.T) {
@@ -141,7 +142,7 @@ func TestDeviceGrantOutcomes(t *testing.T) {
 			}
 			fc.Step(5 * time.Minute)
 		}, "expired_token"},
-		{"unknown device code", func(_ *testing.T, _ *Server, _ *testclock.FakeClock, d device) {}, "invalid_grant"},
+		{"unknown device code", func(_ *testing.T, _ *Server, _ *testclock.FakeClock, _ device) {}, "invalid_grant"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

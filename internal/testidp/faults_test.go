@@ -24,37 +24,37 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("got a response: %d", res.StatusCode)
 			}
 		}},
-		{Fault500, time.Second, wantStatus(500, "")},
+		{Fault500, time.Second, wantStatus(500, "")}, //nolint:bodyclose // the loop below closes the body
 		{Fault429, time.Second, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(429, "")(t, res, err)
+			wantStatus(429, "")(t, res, err) //nolint:bodyclose // the loop below closes the body
 			if res.Header.Get("Retry-After") != "2" {
 				t.Errorf("Retry-After %q", res.Header.Get("Retry-After"))
 			}
 		}},
-		{FaultHang, 200 * time.Millisecond, func(t *testing.T, res *http.Response, err error) {
+		{FaultHang, 200 * time.Millisecond, func(t *testing.T, _ *http.Response, err error) {
 			if err == nil || !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "Timeout") {
 				t.Fatalf("want a client timeout, got %v", err)
 			}
 		}},
 		{FaultHTML, time.Second, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(200, "text/html")(t, res, err)
+			wantStatus(200, "text/html")(t, res, err) //nolint:bodyclose // the loop below closes the body
 		}},
 		{FaultGarbage, time.Second, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(200, "application/json")(t, res, err)
+			wantStatus(200, "application/json")(t, res, err) //nolint:bodyclose // the loop below closes the body
 			b, _ := io.ReadAll(res.Body)
 			if json.Valid(b) {
 				t.Errorf("garbage is valid JSON: %q", b)
 			}
 		}},
 		{FaultHuge, 5 * time.Second, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(200, "application/json")(t, res, err)
+			wantStatus(200, "application/json")(t, res, err) //nolint:bodyclose // the loop below closes the body
 			n, err := io.Copy(io.Discard, res.Body)
 			if err != nil || n != HugeBodySize {
 				t.Errorf("read %d bytes (%v), want %d", n, err, HugeBodySize)
 			}
 		}},
 		{FaultTrickle, 800 * time.Millisecond, func(t *testing.T, res *http.Response, err error) {
-			wantStatus(200, "application/json")(t, res, err)
+			wantStatus(200, "application/json")(t, res, err) //nolint:bodyclose // the loop below closes the body
 			b, err := io.ReadAll(res.Body)
 			if err == nil || len(b) < 1 || len(b) > 2 {
 				t.Errorf("read %q (%v), want a byte or two then a timeout", b, err)

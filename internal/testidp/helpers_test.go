@@ -68,7 +68,7 @@ func post(t *testing.T, u string, form url.Values, mod ...func(*http.Request)) r
 
 func get(t *testing.T, u string, mod ...func(*http.Request)) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
+	req, err := http.NewRequest(http.MethodGet, u, http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func TestOIDC(t *testing.T) {
 	tok := post(t, s.TokenURL(), url.Values{"grant_type": {DeviceGrantType}, "device_code": {d.str("device_code")}}, basic("test-client", "pw"))
 	wantOK(t, tok)
 
-	jws, err := jose.ParseSigned(tok.str("id_token"), []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(tok.str("id_token"), []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatalf("parsing id_token: %v", err)
 	}

@@ -29,7 +29,7 @@ const (
 )
 
 // veryVerbose matches zap's JSON level of V(8) and above: "level":"Level(-8)".
-var veryVerbose = regexp.MustCompile(`"level":"Level\(-([89]|[1-9][0-9]+)\)"`)
+var veryVerbose = regexp.MustCompile(`"level":"Level\(-([89]|[1-9]\d+)\)"`)
 
 // compact sorts and de-duplicates.
 func compact(s []string) []string {
@@ -185,7 +185,7 @@ var _ = Describe("A DeviceLogin against Dex", Ordered, ContinueOnFailure, func()
 		Eventually(func() []string { return eventMessages(events(ctx, mainLogin, "UserCodeIssued")) }, 10*time.Second, 200*time.Millisecond).
 			Should(ContainElement(And(ContainSubstring(code), ContainSubstring(uri))))
 		state := stateSecret(ctx, mainLogin)
-		Expect(len(state.Data["device_code"]) > 0).To(BeTrue(), "the state Secret holds the device code")
+		Expect(state.Data["device_code"]).NotTo(BeEmpty(), "the state Secret holds the device code")
 	})
 
 	It("shows them in `kubectl describe devicelogin`, in status and in Events", func() {
@@ -231,10 +231,11 @@ var _ = Describe("A DeviceLogin against Dex", Ordered, ContinueOnFailure, func()
 		fmt.Fprintf(GinkgoWriter, "Approval to token Secret: %s (the operator polls every %d s)\n", latency.Round(time.Millisecond), issued.Status.PollInterval)
 
 		approvedAccess = string(secret.Data["access_token"])
-		Expect(len(approvedAccess) > 0).To(BeTrue(), "the token Secret has an access token")
+		Expect(approvedAccess).NotTo(BeEmpty(), "the token Secret has an access token")
 		state := stateSecret(ctx, mainLogin)
 		approvedRefresh = string(state.Data["refresh_token"])
-		Expect(len(approvedRefresh) > 0).To(BeTrue(), "the state Secret keeps the refresh token (scope offline_access)")
+		Expect(approvedRefresh).NotTo(BeEmpty(), "the state Secret keeps the refresh token (scope offline_access)")
+		//nolint:ginkgolinter // Equal would print both tokens into the test log on failure.
 		Expect(string(state.Data["access_token"]) == approvedAccess).To(BeTrue(), "the state and token Secrets hold the same grant")
 
 		status, claims, err := dex.Userinfo(ctx, approvedAccess)
@@ -283,6 +284,7 @@ var _ = Describe("A DeviceLogin against Dex", Ordered, ContinueOnFailure, func()
 
 		secret := waitForTokenSecret(ctx, mainLogin, 10*time.Second)
 		newAccess := string(secret.Data["access_token"])
+		//nolint:ginkgolinter // Equal would print the token into the test log on failure.
 		Expect(newAccess != approvedAccess).To(BeTrue(), "the token Secret holds the new access token")
 		status, _, err := dex.Userinfo(ctx, newAccess)
 		Expect(err).NotTo(HaveOccurred())

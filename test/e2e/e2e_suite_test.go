@@ -58,7 +58,7 @@ var _ = BeforeSuite(func() {
 	root, err = framework.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
 	artifacts = filepath.Join(root, "test", "e2e", "_artifacts", time.Now().UTC().Format("20060102-150405"))
-	Expect(os.MkdirAll(artifacts, 0o755)).To(Succeed())
+	Expect(os.MkdirAll(artifacts, 0o750)).To(Succeed())
 	fmt.Fprintf(GinkgoWriter, "Logs of the control plane users, Dex and the manager: %s\n", artifacts)
 	AddReportEntry("artifacts", artifacts)
 
@@ -186,7 +186,7 @@ func (s *secretValues) leaks(log string) ([]string, int) {
 }
 
 // hexDumpLine is one line of encoding/hex.Dump output: offset, up to 16 bytes, their text.
-var hexDumpLine = regexp.MustCompile(`([0-9a-f]{8})  ((?:[0-9a-f]{2} {1,2}){1,16}) *\|`)
+var hexDumpLine = regexp.MustCompile(`([0-9a-f]{8}) {2}((?:[0-9a-f]{2} {1,2}){1,16}) *\|`)
 var hexByte = regexp.MustCompile(`[0-9a-f]{2}`)
 
 // hexDumps decodes every hex dump in the log (whose lines a JSON log writes as \n escapes) and

@@ -42,44 +42,51 @@ type browser struct {
 	client *http.Client
 }
 
+// page is a response with its body read (and closed).
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
 // do sends one request and returns the response with its body read.
-func (b *browser) do(method string, u *url.URL, form url.Values) (*http.Response, string, error) {
+func (b *browser) do(method string, u *url.URL, form url.Values) (*page, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequestWithContext(b.ctx, method, u.String(), body)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s %s: %w", method, u.Path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, u.Path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return resp, string(data), nil
+	return &page{status: resp.StatusCode, header: resp.Header, body: string(data)}, nil
 }
 
-// follow GETs redirects from resp until a page answers 200; it returns that page's URL and body.
-func (b *browser) follow(from *url.URL, resp *http.Response, body string) (*url.URL, string, error) {
+// follow GETs redirects from p until a page answers 200; it returns that page's URL and body.
+func (b *browser) follow(from *url.URL, p *page) (*url.URL, string, error) {
 	cur := from
 	for i := 0; i < 10; i++ {
-		if resp.StatusCode == http.StatusOK {
-			return cur, body, nil
+		if p.status == http.StatusOK {
+			return cur, p.body, nil
 		}
-		next, err := location(cur, resp)
+		next, err := location(cur, p)
 		if err != nil {
 			return nil, "", err
 		}
 		cur = next
-		if resp, body, err = b.do(http.MethodGet, cur, nil); err != nil {
+		if p, err = b.do(http.MethodGet, cur, nil); err != nil {
 			return nil, "", err
 		}
 	}
@@ -87,13 +94,13 @@ func (b *browser) follow(from *url.URL, resp *http.Response, body string) (*url.
 }
 
 // location resolves a redirect's (relative) Location against the request's URL.
-func location(from *url.URL, resp *http.Response) (*url.URL, error) {
-	if resp.StatusCode < 300 || resp.StatusCode > 399 {
-		return nil, fmt.Errorf("%s answered HTTP %d where a redirect was expected", from.Path, resp.StatusCode)
+func location(from *url.URL, p *page) (*url.URL, error) {
+	if p.status < 300 || p.status > 399 {
+		return nil, fmt.Errorf("%s answered HTTP %d where a redirect was expected", from.Path, p.status)
 	}
-	loc := resp.Header.Get("Location")
+	loc := p.header.Get("Location")
 	if loc == "" {
-		return nil, fmt.Errorf("%s answered HTTP %d without a Location", from.Path, resp.StatusCode)
+		return nil, fmt.Errorf("%s answered HTTP %d without a Location", from.Path, p.status)
 	}
 	next, err := from.Parse(loc)
 	if err != nil {
@@ -128,15 +135,15 @@ func ApproveDex(ctx context.Context, verificationURI, userCode, login, password 
 	// 1. The code entered on the device page is posted to <verification URI>/auth/verify_code.
 	verify := start.JoinPath("auth", "verify_code")
 	verify.RawQuery = ""
-	resp, body, err := b.do(http.MethodPost, verify, url.Values{"user_code": {userCode}})
+	p, err := b.do(http.MethodPost, verify, url.Values{"user_code": {userCode}})
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-		return fmt.Errorf("entering the user code: HTTP %d (%s)", resp.StatusCode, pageText(body))
+	if p.status != http.StatusFound && p.status != http.StatusSeeOther {
+		return fmt.Errorf("entering the user code: HTTP %d (%s)", p.status, pageText(p.body))
 	}
 	// 2. Dex redirects to the authorization endpoint and on to the password connector's form.
-	loginURL, body, err := b.follow(verify, resp, body)
+	loginURL, body, err := b.follow(verify, p)
 	if err != nil {
 		return fmt.Errorf("reaching the login form: %w", err)
 	}
@@ -152,35 +159,35 @@ func ApproveDex(ctx context.Context, verificationURI, userCode, login, password 
 		action = loginURL
 	}
 	// 3. Log in: Dex answers 303 to its approval page.
-	resp, body, err = b.do(http.MethodPost, action, url.Values{"login": {login}, "password": {password}})
+	p, err = b.do(http.MethodPost, action, url.Values{"login": {login}, "password": {password}})
 	if err != nil {
 		return err
 	}
-	approval, err := location(action, resp)
+	approval, err := location(action, p)
 	if err != nil {
-		return fmt.Errorf("logging in as %s: %w (%s)", login, err, pageText(body))
+		return fmt.Errorf("logging in as %s: %w (%s)", login, err, pageText(p.body))
 	}
 	// 4. Grant access: POST req and approval=approve to the approval URL; Dex answers 303 to the
 	// device callback.
 	if approval.Query().Get("req") != "" && strings.HasSuffix(approval.Path, "/approval") {
-		resp, body, err = b.do(http.MethodPost, approval, url.Values{"req": {approval.Query().Get("req")}, "approval": {"approve"}})
+		p, err = b.do(http.MethodPost, approval, url.Values{"req": {approval.Query().Get("req")}, "approval": {"approve"}})
 		if err != nil {
 			return err
 		}
-		if approval, err = location(approval, resp); err != nil {
-			return fmt.Errorf("approving: %w (%s)", err, pageText(body))
+		if approval, err = location(approval, p); err != nil {
+			return fmt.Errorf("approving: %w (%s)", err, pageText(p.body))
 		}
 	}
 	// 5. Loading the callback is what completes the device code.
 	if !strings.HasSuffix(approval.Path, "/device/callback") {
 		return fmt.Errorf("expected the device callback after approval, got %s", approval.Path)
 	}
-	resp, body, err = b.do(http.MethodGet, approval, nil)
+	p, err = b.do(http.MethodGet, approval, nil)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("device callback: HTTP %d (%s)", resp.StatusCode, pageText(body))
+	if p.status != http.StatusOK {
+		return fmt.Errorf("device callback: HTTP %d (%s)", p.status, pageText(p.body))
 	}
 	return nil
 }

@@ -199,9 +199,6 @@ func (cp *ControlPlane) ListenAddrs() []string {
 	var addrs []string
 	if api := cp.Env.ControlPlane.APIServer; api != nil {
 		addrs = append(addrs, api.SecureServing.HostPort())
-		if api.InsecureServing != nil {
-			addrs = append(addrs, api.InsecureServing.HostPort())
-		}
 	}
 	if etcd := cp.Env.ControlPlane.Etcd; etcd != nil && etcd.URL != nil {
 		addrs = append(addrs, etcd.URL.Host)

@@ -197,7 +197,7 @@ func (d *Dex) Refresh(ctx context.Context, refreshToken string) error {
 // Userinfo calls Dex's userinfo endpoint with the access token and returns the HTTP status and,
 // on 200, the claims.
 func (d *Dex) Userinfo(ctx context.Context, accessToken string) (int, map[string]any, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.UserinfoURL(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.UserinfoURL(), http.NoBody)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -65,7 +65,7 @@ func StartManager(binary, kubeconfig, logPath string, args ...string) (*Manager,
 	return m, err
 }
 
-// ErrNoLeaderElectionNamespace: the manager exited because it found no namespace for its
+// ErrNoLeaderElectionNamespace says that the manager exited because it found no namespace for its
 // leader-election lease outside a cluster.
 var ErrNoLeaderElectionNamespace = errors.New("the manager cannot find its leader-election namespace outside a cluster " +
 	"(\"unable to find leader election namespace: not running in-cluster\"): main.go should set " +
