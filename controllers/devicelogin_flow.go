@@ -17,9 +17,6 @@ import (
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
-// slowDownStep is how much every later poll waits longer after slow_down (RFC 8628 section 3.5).
-const slowDownStep = 5 * time.Second
-
 // reconcileFlow runs the device flow, at most one provider request per reconcile (plus the subject
 // lookup after an approval): it polls a pending code when its poll is due, handles its expiry, or
 // asks for a new code when the DeviceLogin has no usable token (none yet, a grant-changing spec
@@ -128,96 +125,6 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 		"%s to authorize %s for scopes [%s]", approvalMessage(st), providerName(dl), strings.Join(dl.Spec.Scopes, " "))
 	return nil
 }
-
-// poll makes one token request for the pending device code.
-func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
-	dl, st := s.dl, &s.dl.Status
-	cfg, err := r.clientConfig(ctx, s)
-	if err != nil {
-		return r.clientConfigFailed(s, err)
-	}
-	interval := time.Duration(st.PollInterval) * time.Second
-	// The next slot is booked in memory before the request goes out; a controller that restarts
-	// does not know it and waits a full interval instead (nextPoll), so it never polls early. The
-	// usual authorization_pending answer so costs the API server nothing.
-	r.polls.Store(loginName(dl), pollSlot{userCode: st.UserCode, next: s.now.Add(interval)})
-	pctx, cancel := providerContext(ctx)
-	defer cancel()
-	tok, err := r.flowFor(s.provider).PollToken(pctx, cfg, s.state.DeviceCode)
-	var oerr *oauth.Error
-	var transient *oauth.TransientError
-	switch {
-	case err == nil:
-		return r.authorized(ctx, s, cfg, tok)
-	case oauth.IsCode(err, "authorization_pending"):
-		st.ConsecutiveFailures = 0
-		r.slowDowns.Delete(loginName(dl))
-	case oauth.IsCode(err, "slow_down"):
-		errors.As(err, &oerr)
-		interval = r.slowDownInterval(loginName(dl), interval, oerr.Interval)
-		st.PollInterval = int32(interval / time.Second) //nolint:gosec // G115: minutes, far below 2^31 seconds
-		st.ConsecutiveFailures = 0
-		log.FromContext(ctx).V(1).Info("Provider asked to slow down", "pollInterval", st.PollInterval)
-	case oauth.IsCode(err, "expired_token"):
-		return r.codeExpired(ctx, s)
-	case oauth.IsCode(err, "access_denied", "authorization_declined"):
-		r.dropCode(s)
-		r.haltWith(s, ReasonAccessDenied, fmt.Sprintf("The authorization request was denied at %s; set the annotation %s to ask again",
-			providerName(dl), authv1alpha1.ReauthorizeAnnotation))
-		return r.persist(ctx, s)
-	case errors.As(err, &transient):
-		if transient.StatusCode == 429 {
-			interval += slowDownStep
-			st.PollInterval = int32(interval / time.Second) //nolint:gosec // G115: minutes, far below 2^31 seconds
-		}
-		r.transientFailure(ctx, s, "Polling for the approval", transient, interval)
-		return nil
-	default:
-		// RFC 8628 section 3.5: any other error ends the polling.
-		r.dropCode(s)
-		r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s ended the device flow: %s; fix the cause, then set the annotation %s",
-			providerName(dl), err, authv1alpha1.ReauthorizeAnnotation))
-		return r.persist(ctx, s)
-	}
-	r.setNextPoll(s, r.answeredAt(s).Add(interval))
-	return nil
-}
-
-// pollSlot is when a pending code may be polled next, kept in memory at full precision so that
-// polling costs no status write.
-type pollSlot struct {
-	userCode string
-	next     time.Time
-}
-
-// nextPoll is when the pending code may be polled next. A code this process has not polled yet (it
-// was issued before a restart, or by another leader) waits one full interval from now, and never
-// less than the not-before time in status: this process cannot know when the last poll went out.
-func (r *DeviceLoginReconciler) nextPoll(s *loginScope) time.Time {
-	st := &s.dl.Status
-	if v, ok := r.polls.Load(loginName(s.dl)); ok && v.(pollSlot).userCode == st.UserCode {
-		return v.(pollSlot).next
-	}
-	next := maxTime(s.now.Add(time.Duration(st.PollInterval)*time.Second), timeOf(st.NextPollTime))
-	r.polls.Store(loginName(s.dl), pollSlot{userCode: st.UserCode, next: next})
-	return next
-}
-
-// setNextPoll books the next poll of the pending code at t.
-func (r *DeviceLoginReconciler) setNextPoll(s *loginScope, t time.Time) {
-	r.polls.Store(loginName(s.dl), pollSlot{userCode: s.dl.Status.UserCode, next: t})
-	s.wakeAt(t)
-}
-
-// answeredAt is when the provider's answer arrived: the next poll is counted from then, not from
-// when the request was sent, so that it is never early by the provider's clock however long the
-// request took on the way (the provider counts from when it received it).
-func (r *DeviceLoginReconciler) answeredAt(s *loginScope) time.Time {
-	return maxTime(r.Clock.Now(), s.now)
-}
-
-// loginName keys what this process remembers of a DeviceLogin.
-func loginName(dl *authv1alpha1.DeviceLogin) string { return dl.Namespace + "/" + dl.Name }
 
 // codeExpired handles a user code that expired unapproved: Renew asks for a fresh one at once,
 // Stop waits for the reauthorize annotation.
@@ -379,19 +286,6 @@ const maxUnansweredCodes = 10
 // Renew once maxUnansweredCodes codes in a row went unanswered.
 func (r *DeviceLoginReconciler) codesExhausted(dl *authv1alpha1.DeviceLogin) bool {
 	return dl.Spec.CodeExpiryPolicy == authv1alpha1.CodeExpiryStop || dl.Status.UnansweredCodes >= maxUnansweredCodes
-}
-
-// slowDownInterval is the polling interval after a slow_down: the provider's own figure when it
-// gives one, else 5 s more (RFC 8628 section 3.5) and 5 s more again for every further slow_down
-// in a row. A client that started behind the server's interval (a provider that announced less
-// than it enforces) so catches up instead of staying behind by the same amount for ever.
-func (r *DeviceLoginReconciler) slowDownInterval(name string, interval, stated time.Duration) time.Duration {
-	n := 1
-	if v, ok := r.slowDowns.Load(name); ok {
-		n = v.(int) + 1
-	}
-	r.slowDowns.Store(name, n)
-	return max(interval+time.Duration(n)*slowDownStep, stated)
 }
 
 // providerBudget bounds one provider call made on behalf of a reconcile. Provider calls finish

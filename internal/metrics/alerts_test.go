@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -111,7 +113,7 @@ func TestExportedLabels(t *testing.T) {
 	if err := Register(reg, fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(testLogins()...).Build()); err != nil {
 		t.Fatal(err)
 	}
-	ObserveProviderRequest("OAuthProvider/idp", EndpointToken, OutcomeSuccess)
+	ObserveProviderRequest("OAuthProvider/idp", oauth.EndpointToken, oauth.OutcomeSuccess)
 	RecordRefresh("OAuthProvider/idp", true)
 	RecordRestart("team-a", "Deployment")
 	families, err := reg.Gather()

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -159,8 +161,8 @@ func TestNoSecretInLabels(t *testing.T) {
 	if err := Register(reg, c); err != nil {
 		t.Fatal(err)
 	}
-	ObserveProviderRequest("OAuthProvider/idp", EndpointToken, OutcomeAuthorizationPending)
-	ObserveProviderRequest("OAuthProvider/idp", EndpointToken, "invalid_grant: refresh token "+userCode)
+	ObserveProviderRequest("OAuthProvider/idp", oauth.EndpointToken, oauth.OutcomeAuthorizationPending)
+	ObserveProviderRequest("OAuthProvider/idp", oauth.EndpointToken, "invalid_grant: refresh token "+userCode)
 	RecordRefresh("ClusterOAuthProvider/dex", true)
 
 	families, err := reg.Gather()

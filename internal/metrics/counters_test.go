@@ -22,12 +22,12 @@ func TestCounters(t *testing.T) {
 
 	dex := ProviderLabel("ClusterOAuthProvider", "dex")
 	idp := ProviderLabel("", "idp")
-	ObserveProviderRequest(dex, EndpointDeviceAuthorization, OutcomeSuccess)
-	ObserveProviderRequest(dex, EndpointToken, OutcomeAuthorizationPending)
-	ObserveProviderRequest(dex, EndpointToken, OutcomeAuthorizationPending)
-	ObserveProviderRequest(dex, EndpointToken, OutcomeSlowDown)
-	ObserveProviderRequest(idp, EndpointRefresh, OutcomeTransientError)
-	ObserveProviderRequest(idp, EndpointRevocation, OutcomeOAuthError)
+	ObserveProviderRequest(dex, oauth.EndpointDeviceAuthorization, oauth.OutcomeSuccess)
+	ObserveProviderRequest(dex, oauth.EndpointToken, oauth.OutcomeAuthorizationPending)
+	ObserveProviderRequest(dex, oauth.EndpointToken, oauth.OutcomeAuthorizationPending)
+	ObserveProviderRequest(dex, oauth.EndpointToken, oauth.OutcomeSlowDown)
+	ObserveProviderRequest(idp, oauth.EndpointRefresh, oauth.OutcomeTransientError)
+	ObserveProviderRequest(idp, oauth.EndpointRevocation, oauth.OutcomeOAuthError)
 	ObserveProviderRequest(idp, "userinfo", "teapot") // outside the sets: counted as other
 	RecordRefresh(dex, true)
 	RecordRefresh(dex, true)

@@ -12,25 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-)
 
-// Endpoints of a provider, the values of the endpoint label of devicelogin_provider_requests_total.
-const (
-	EndpointDeviceAuthorization = "device_authorization"
-	EndpointToken               = "token"
-	EndpointRefresh             = "refresh"
-	EndpointRevocation          = "revocation"
-)
-
-// Outcomes of a provider request, the values of the outcome label of
-// devicelogin_provider_requests_total.
-const (
-	OutcomeSuccess              = "success"
-	OutcomeAuthorizationPending = "authorization_pending"
-	OutcomeSlowDown             = "slow_down"
-	OutcomeOAuthError           = "oauth_error"
-	OutcomeTransientError       = "transient_error"
-	OutcomeProtocolError        = "protocol_error"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
 // other replaces an endpoint or outcome outside the sets above, so that a caller's mistake can
@@ -38,10 +21,12 @@ const (
 const other = "other"
 
 var (
-	knownEndpoints = map[string]bool{EndpointDeviceAuthorization: true, EndpointToken: true, EndpointRefresh: true,
-		EndpointRevocation: true}
-	knownOutcomes = map[string]bool{OutcomeSuccess: true, OutcomeAuthorizationPending: true, OutcomeSlowDown: true,
-		OutcomeOAuthError: true, OutcomeTransientError: true, OutcomeProtocolError: true}
+	// The endpoint and outcome labels are the fixed sets the oauth client reports (Client.Observe).
+	knownEndpoints = map[string]bool{oauth.EndpointDeviceAuthorization: true, oauth.EndpointToken: true,
+		oauth.EndpointRefresh: true, oauth.EndpointRevocation: true}
+	knownOutcomes = map[string]bool{oauth.OutcomeSuccess: true, oauth.OutcomeAuthorizationPending: true,
+		oauth.OutcomeSlowDown: true, oauth.OutcomeOAuthError: true, oauth.OutcomeTransientError: true,
+		oauth.OutcomeProtocolError: true}
 )
 
 var (
