@@ -77,7 +77,7 @@ type managerMetrics struct {
 func scrape(ctx context.Context, url string) (managerMetrics, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	if err != nil {
 		return managerMetrics{}, err
 	}
