@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,14 +29,12 @@ import (
 	"syscall"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
-	"github.com/devicelogin-dev/devicelogin-operator/internal/kubectlplugin"
 	"github.com/devicelogin-dev/devicelogin-operator/test/e2e/framework"
 )
 
@@ -294,15 +291,6 @@ func (d *demo) showCode(ctx context.Context) (*authv1alpha1.DeviceLogin, error) 
 	return dl, nil
 }
 
-// plugin runs `kubectl devicelogin ARGS` (cmd/kubectl-devicelogin) in-process, as an approver would.
-func (d *demo) plugin(ctx context.Context, args ...string) {
-	d.say("kubectl devicelogin %s", strings.Join(args, " "))
-	if code := kubectlplugin.Run(ctx, append([]string{"--kubeconfig", d.cp.KubeconfigPath}, args...),
-		kubectlplugin.Options{Out: d.out, ErrOut: d.out}); code != 0 {
-		d.info("(kubectl devicelogin exited with %d)", code)
-	}
-}
-
 func (d *demo) printFacts(ctx context.Context, dl *authv1alpha1.DeviceLogin) {
 	d.info("Ready:            %s", readyText(dl))
 	d.info("User code:        %s", dl.Status.UserCode)
@@ -350,95 +338,6 @@ func readyText(dl *authv1alpha1.DeviceLogin) string {
 		return "no Ready condition yet"
 	}
 	return fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message)
-}
-
-// watch waits for the approval (giving it, with DEMO_APPROVE=auto), then reports refreshes.
-func (d *demo) watch(ctx context.Context, dl *authv1alpha1.DeviceLogin) error {
-	if d.auto {
-		d.say("DEMO_APPROVE=auto: approving %s as %s over HTTP, as a browser would", dl.Status.UserCode, framework.DexLogin)
-		if err := framework.ApproveDex(ctx, dl.Status.VerificationURI, dl.Status.UserCode, framework.DexLogin, framework.DexPassword); err != nil {
-			return fmt.Errorf("approving at Dex: %w", err)
-		}
-	} else {
-		d.say("Waiting for approval (Ctrl-C stops everything)")
-	}
-	approvedAt := time.Now()
-	code, lastReason := dl.Status.UserCode, ""
-	authorized := false
-	var lastRefresh *metav1.Time
-	key := types.NamespacedName{Namespace: namespace, Name: loginName}
-	for {
-		select {
-		case <-ctx.Done():
-			stage := "the first refresh"
-			if !authorized {
-				stage = "the approval to produce the token Secret"
-			}
-			return fmt.Errorf("waiting for %s (Ready: %s; manager log %s): %w", stage, readyText(dl), d.mgr.LogPath, ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
-		if exited, err := d.mgr.Process().Exited(); exited {
-			return fmt.Errorf("the manager exited (%w); see %s", err, d.mgr.LogPath)
-		}
-		if err := d.cp.Client.Get(ctx, key, dl); err != nil {
-			if ctx.Err() != nil {
-				continue
-			}
-			return err
-		}
-		ready := framework.ReadyCondition(dl)
-		if !authorized && dl.Status.UserCode != "" && dl.Status.UserCode != code {
-			code = dl.Status.UserCode
-			d.say("The code was renewed")
-			d.printCode(dl)
-		}
-		if ready != nil && ready.Reason != lastReason {
-			lastReason = ready.Reason
-			if ready.Status != metav1.ConditionTrue {
-				d.info("Ready=%s %s: %s", ready.Status, ready.Reason, ready.Message)
-			}
-		}
-		if !authorized {
-			if ready == nil || ready.Status != metav1.ConditionTrue {
-				continue
-			}
-			secret := &corev1.Secret{}
-			if err := d.cp.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: dl.TokenSecretName()}, secret); err != nil {
-				continue
-			}
-			authorized, lastRefresh = true, dl.Status.LastRefreshTime
-			who := dl.Status.AuthorizedSubject
-			if who == "" {
-				who = "(subject not known)"
-			}
-			d.say("Approved by %s", who)
-			if d.auto {
-				d.info("Approval to Ready token Secret: %s", time.Since(approvedAt).Round(10*time.Millisecond))
-			}
-			d.info("Secret %s/%s holds the keys %s (values not shown)", namespace, secret.Name, strings.Join(framework.SecretKeys(secret), ", "))
-			d.info("Granted scopes: %s", strings.Join(dl.Status.GrantedScopes, " "))
-			d.info("Token expires at %s; next refresh at %s", timeText(dl.Status.TokenExpiresAt), timeText(dl.Status.NextRefreshTime))
-			d.say("Watching refreshes (status.lastRefreshTime)%s", map[bool]string{true: "; exiting after the first", false: "; Ctrl-C stops everything"}[d.auto])
-			continue
-		}
-		if t := dl.Status.LastRefreshTime; t != nil && (lastRefresh == nil || !t.Equal(lastRefresh)) {
-			lastRefresh = t.DeepCopy()
-			d.say("Token refreshed at %s; expires at %s; next refresh at %s", timeText(t), timeText(dl.Status.TokenExpiresAt), timeText(dl.Status.NextRefreshTime))
-			d.showRestart(ctx)
-			d.showMetrics(ctx)
-			if d.auto {
-				d.say("DEMO_APPROVE=auto: the first refresh happened %s after the start; done", time.Since(d.started).Round(time.Second))
-				return nil
-			}
-		}
-	}
-}
-
-func timeText(t *metav1.Time) string {
-	if t == nil {
-		return "(not set)"
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 // stop stops the manager, Dex and the control plane, in that order, and checks that nothing
@@ -489,77 +388,6 @@ func poll(ctx context.Context, timeout time.Duration, cond func() (bool, error))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-// consumerDeployment is a workload that reads the token from an environment variable, which a
-// refresh never updates: the DeviceLogin lists it in rolloutRestartTargets. (No kubelet runs here,
-// so the demo shows the restart on the Deployment's pod template, not on pods.)
-func consumerDeployment() *appsv1.Deployment {
-	labels := map[string]string{"app": consumer}
-	return &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: consumer, Namespace: namespace},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "runner", Image: "registry.example.com/ci-runner:1",
-					Env: []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-						LocalObjectReference: corev1.LocalObjectReference{Name: secretName}, Key: "access_token",
-					}}}},
-				}}},
-			},
-		},
-	}
-}
-
-// showRestart waits for the consumer's restart after the refresh and shows it.
-func (d *demo) showRestart(ctx context.Context) {
-	var at string
-	err := poll(ctx, 20*time.Second, func() (bool, error) {
-		var dep appsv1.Deployment
-		if err := d.cp.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: consumer}, &dep); err != nil {
-			return false, err
-		}
-		at = dep.Spec.Template.Annotations[authv1alpha1.RestartedAtAnnotation]
-		return at != "", nil
-	})
-	if err != nil {
-		d.info("Deployment %s was not restarted: %v", consumer, err)
-		return
-	}
-	d.say("Deployment %s restarted after the refresh (pod template %s=%s)", consumer, authv1alpha1.RestartedAtAnnotation, at)
-	events, _ := framework.EventsFor(ctx, d.cp.Client, namespace, "DeviceLogin", loginName)
-	for _, e := range framework.EventsWithReason(events, "RolloutRestarted") {
-		d.info("Event %s %s: %s", e.Type, e.Reason, e.Message)
-	}
-}
-
-// showMetrics prints the manager's devicelogin_* series, as Prometheus scrapes them.
-func (d *demo) showMetrics(ctx context.Context) {
-	d.say("Metrics (%s), devicelogin_* only", d.metrics)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.metrics, http.NoBody)
-	if err != nil {
-		d.info("(%v)", err)
-		return
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		d.info("(scraping failed: %v)", err)
-		return
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		d.info("(scraping failed: %v)", err)
-		return
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, "devicelogin_") {
-			fmt.Fprintln(d.out, "  "+line)
 		}
 	}
 }
