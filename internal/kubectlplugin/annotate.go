@@ -60,8 +60,8 @@ func newAnnotateCommand(o *Options, kf *kubeFlags, a annotateAction) *cobra.Comm
 			if err != nil {
 				return err
 			}
-			var dl authv1alpha1.DeviceLogin
-			if err := t.c.Get(cmd.Context(), client.ObjectKey{Namespace: t.namespace, Name: t.name}, &dl); err != nil {
+			dl, err := t.get(cmd.Context())
+			if err != nil {
 				return err
 			}
 			value := annotationValue(o.Clock.Now(), dl.Annotations[a.annotation])
@@ -69,7 +69,7 @@ func newAnnotateCommand(o *Options, kf *kubeFlags, a annotateAction) *cobra.Comm
 			if err != nil {
 				return err
 			}
-			if err := t.c.Patch(cmd.Context(), &dl, client.RawPatch(types.MergePatchType, patch)); err != nil {
+			if err := t.c.Patch(cmd.Context(), dl, client.RawPatch(types.MergePatchType, patch)); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(o.Out, "devicelogin %s annotated %s=%s: %s\n", t.ref(), a.annotation, value, a.next(t.namespace, t.name))

@@ -1,6 +1,7 @@
 package kubectlplugin
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -59,6 +60,20 @@ func (k *kubeFlags) client(errOut io.Writer) (client.WithWatch, error) {
 type target struct {
 	c               client.WithWatch
 	namespace, name string
+}
+
+// key names the target DeviceLogin.
+func (t *target) key() client.ObjectKey {
+	return client.ObjectKey{Namespace: t.namespace, Name: t.name}
+}
+
+// get reads the target DeviceLogin.
+func (t *target) get(ctx context.Context) (*authv1alpha1.DeviceLogin, error) {
+	var dl authv1alpha1.DeviceLogin
+	if err := t.c.Get(ctx, t.key(), &dl); err != nil {
+		return nil, err
+	}
+	return &dl, nil
 }
 
 // resolve builds the client and the namespace for a command on one DeviceLogin.

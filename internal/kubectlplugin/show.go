@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 )
@@ -33,17 +32,17 @@ phone. The code is drawn for light-on-dark terminals; add --invert on a dark-on-
 			if err != nil {
 				return err
 			}
-			var dl authv1alpha1.DeviceLogin
-			if err := t.c.Get(cmd.Context(), client.ObjectKey{Namespace: t.namespace, Name: t.name}, &dl); err != nil {
+			dl, err := t.get(cmd.Context())
+			if err != nil {
 				return err
 			}
-			if err := describeLogin(o.Out, &dl, o.Clock.Now()); err != nil {
+			if err := describeLogin(o.Out, dl, o.Clock.Now()); err != nil {
 				return err
 			}
 			if !showQR {
 				return nil
 			}
-			return printApprovalQR(o.Out, &dl, invert)
+			return printApprovalQR(o.Out, dl, invert)
 		},
 	}
 	cmd.Flags().BoolVar(&showQR, "qr", false, "Draw the approval URL as a QR code.")

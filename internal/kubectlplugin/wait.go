@@ -118,7 +118,7 @@ Exit status:
 // waitFor returns the DeviceLogin once the condition holds; an exitError with ExitHalted when the
 // operator stopped the flow; an error when the timeout passes first or the object goes away.
 func waitFor(ctx context.Context, t *target, cond waitCondition, timeout time.Duration) (*authv1alpha1.DeviceLogin, error) {
-	key := client.ObjectKey{Namespace: t.namespace, Name: t.name}
+	key := t.key()
 	var last authv1alpha1.DeviceLogin
 	// A Get first: a missing object or missing RBAC fails at once instead of at the timeout.
 	if err := t.c.Get(ctx, key, &last); err != nil {
