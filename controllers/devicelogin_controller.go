@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
@@ -73,53 +71,37 @@ type DeviceLoginReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// loginScope carries what one reconcile learns from step to step.
+// loginScope is the data one reconcile shares between its steps: what it read and resolved, never
+// what a step decided (steps return that, see outcome). Each field names the step that sets it.
 type loginScope struct {
+	// dl is the DeviceLogin being reconciled; steps change its status (Reconcile).
 	dl *authv1alpha1.DeviceLogin
-	// before is the DeviceLogin as last written, the base of the status patch.
+	// before is the DeviceLogin as last written, the base of the status patch (Reconcile,
+	// patchStatus).
 	before *authv1alpha1.DeviceLogin
-	// prevReady is the Ready condition as the reconcile found it.
+	// prevReady is the Ready condition as the reconcile found it (Reconcile).
 	prevReady *metav1.Condition
-	now       time.Time
+	// now is the time the reconcile started; schedules count from it (Reconcile).
+	now time.Time
 
+	// templates are the parsed secretTemplate.data templates (reconcileSpec); nil when they do not
+	// parse, and then the token Secret is left as last written.
+	templates map[string]*secrettemplate.Template
+	// stateSecret is the state Secret as last read or written, nil while there is none
+	// (reconcileState, persist).
 	stateSecret *corev1.Secret
-	state       *loginState
-	templates   map[string]*secrettemplate.Template
+	// state is the device code and tokens (reconcileState); steps change it and write it with
+	// persist.
+	state *loginState
 
-	provider        *resolvedProvider
-	providerProblem string
-	forbidden       bool
-	grant           string
-
-	reauthorize bool
-	refreshNow  bool
-	needCode    bool
-	halt        *haltInfo
-
-	invalidSpec string
-	conflict    string
-	wake        time.Time
-	// stepErr is the error that ended the steps early, if any (set by Reconcile).
-	stepErr error
-	// secretWritten says the token Secret step confirmed the Secret holds the current token.
-	secretWritten bool
-	// providerFailed says the provider has failed (not found, Ready=False), as opposed to not being
-	// resolved yet; only a failure is worth a Warning event.
-	providerFailed bool
-	// binding identifies the provider instance in use (reconcileProvider).
+	// provider is the referenced provider when it is usable, else nil (reconcileProvider).
+	provider *resolvedProvider
+	// grant is the grantFingerprint of the spec with the provider's client ID; "" when the
+	// provider is missing or does not allow the namespace (reconcileProvider).
+	grant string
+	// binding is the providerBinding of the provider instance; "" when it is missing
+	// (reconcileProvider).
 	binding string
-	// forbiddenBy is the provider that does not allow this namespace (with forbidden), kept so
-	// that the grant can be revoked there.
-	forbiddenBy *resolvedProvider
-}
-
-// haltInfo is a stop that lasts until the reauthorize annotation or a spec change.
-type haltInfo struct{ reason, message string }
-
-func (s *loginScope) wakeAt(t time.Time) {
-	if !t.IsZero() && (s.wake.IsZero() || t.Before(s.wake)) {
-		s.wake = t
-	}
 }
 
 func (s *loginScope) pending() bool { return s.state.DeviceCode != "" && s.dl.Status.UserCode != "" }
@@ -153,42 +135,55 @@ func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}()
 
-	steps := []func(context.Context, *loginScope) (stop bool, err error){
-		r.reconcileSpec,
-		r.reconcileState,
-		r.reconcileProvider,
-		r.reconcileForbidden,
-		r.reconcileTriggers,
-		r.reconcileRefresh,
-		r.reconcileFlow,
-		r.reconcileTokenSecret,
-	}
-	for _, step := range steps {
-		stop, err := step(ctx, s)
-		if err != nil {
-			s.stepErr = err
-			break
-		}
-		if stop {
-			break
-		}
-	}
-	if errors.Is(s.stepErr, errStateMoved) {
+	f := r.runSteps(ctx, s)
+	if errors.Is(f.err, errStateMoved) {
 		// Another writer stored newer tokens: nothing this reconcile decided stands.
 		dl.Status = *s.before.Status.DeepCopy()
 		return ctrl.Result{RequeueAfter: minRequeue}, nil
 	}
 	// Ready is computed whatever happened above, so that it never keeps saying what stopped
 	// being true (a token Secret that could not be written, say).
-	r.reconcileReady(ctx, s)
-	if s.stepErr != nil {
-		return ctrl.Result{}, s.stepErr
+	r.reconcileReady(s, &f)
+	if f.err != nil {
+		return ctrl.Result{}, f.err
 	}
 	dl.Status.ObservedGeneration = dl.Generation
-	if s.wake.IsZero() {
+	if f.wake.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{RequeueAfter: max(s.wake.Sub(s.now), minRequeue)}, nil
+	return ctrl.Result{RequeueAfter: max(f.wake.Sub(s.now), minRequeue)}, nil
+}
+
+// runSteps runs the sub-reconcilers in order until one stops or fails. Each returns what it
+// decided (an outcome); the few decisions that a later step acts on are handed to it here, by
+// name, so that nothing passes between steps through the scope.
+func (r *DeviceLoginReconciler) runSteps(ctx context.Context, s *loginScope) (f findings) {
+	if f.add(r.reconcileSpec(ctx, s)) {
+		return f
+	}
+	if f.add(r.reconcileState(ctx, s)) {
+		return f
+	}
+	p, err := r.reconcileProvider(ctx, s)
+	if f.add(p.outcome, err) {
+		return f
+	}
+	if p.forbiddenBy != nil {
+		f.add(r.reconcileForbidden(ctx, s, p.forbiddenBy, p.block))
+		return f
+	}
+	t, err := r.reconcileTriggers(ctx, s)
+	if f.add(outcome{block: t.halt}, err) {
+		return f
+	}
+	if f.add(r.reconcileRefresh(ctx, s, t)) {
+		return f
+	}
+	if f.add(r.reconcileFlow(ctx, s, t)) {
+		return f
+	}
+	f.add(r.reconcileTokenSecret(ctx, s))
+	return f
 }
 
 // patchStatus writes the status when it changed since the last write. It finishes even when the
@@ -237,28 +232,29 @@ func (r *DeviceLoginReconciler) forgetLogin(key client.ObjectKey) {
 
 // reconcileState loads the controller's own Secret (device code, tokens), preferring state that
 // an earlier reconcile got from the provider but could not write, and writes that first.
-func (r *DeviceLoginReconciler) reconcileState(ctx context.Context, s *loginScope) (bool, error) {
+//
+// A state Secret of that name that this DeviceLogin does not own stops the reconcile with
+// SecretConflict.
+func (r *DeviceLoginReconciler) reconcileState(ctx context.Context, s *loginScope) (outcome, error) {
 	secret, st, err := r.loadState(ctx, s.dl)
 	var conflict *conflictError
 	if errors.As(err, &conflict) {
-		s.conflict = conflict.Error()
-		return true, nil
+		return outcome{block: secretConflict(conflict), stop: true}, nil
 	}
 	if err != nil {
-		return false, err
+		return outcome{}, err
 	}
 	s.stateSecret, s.state = secret, st
 	if v, ok := r.unsaved.Load(s.dl.UID); ok {
 		s.state = v.(*loginState)
-		if err := r.persist(ctx, s); err != nil {
-			return false, err
-		}
+		return outcome{}, r.persist(ctx, s)
 	}
-	return false, nil
+	return outcome{}, nil
 }
 
 // persist writes the state Secret when it changed. When the write fails, the state is kept in
-// memory and written first thing on the next reconcile.
+// memory and written first thing on the next reconcile. A state Secret that someone else took
+// over meanwhile is a conflictError, which runSteps shows as SecretConflict.
 func (r *DeviceLoginReconciler) persist(ctx context.Context, s *loginScope) error {
 	secret, err := r.saveState(ctx, s.dl, s.stateSecret, s.state)
 	if err != nil {
@@ -268,7 +264,7 @@ func (r *DeviceLoginReconciler) persist(ctx context.Context, s *loginScope) erro
 			// What is stored is newer than what this reconcile decided on: forget it.
 			r.unsaved.Delete(s.dl.UID)
 		case errors.As(err, &conflict):
-			s.conflict = conflict.Error()
+			// Not ours any more: nothing to write next time either.
 		default:
 			copied := *s.state
 			r.unsaved.Store(s.dl.UID, &copied)
@@ -278,79 +274,6 @@ func (r *DeviceLoginReconciler) persist(ctx context.Context, s *loginScope) erro
 	r.unsaved.Delete(s.dl.UID)
 	s.stateSecret = secret
 	return nil
-}
-
-// reconcileTriggers acts on the annotations users set and on spec changes that affect the grant,
-// and works out whether an earlier AccessDenied, ProviderError or CodeExpired still holds.
-func (r *DeviceLoginReconciler) reconcileTriggers(ctx context.Context, s *loginScope) (bool, error) {
-	dl, st := s.dl, s.state
-	// The annotations are acted on only with a usable provider; until then they stay unhandled,
-	// and the provider's watch brings them back.
-	if v := dl.Annotations[authv1alpha1.ReauthorizeAnnotation]; s.provider != nil && v != "" && v != dl.Status.LastHandledReauthorize {
-		dl.Status.LastHandledReauthorize = v
-		dl.Status.UnansweredCodes = 0
-		s.reauthorize = true
-		r.dropCode(s)
-		log.FromContext(ctx).Info("Reauthorization requested")
-	}
-	if v := dl.Annotations[authv1alpha1.RefreshAnnotation]; s.provider != nil && v != "" && v != dl.Status.LastHandledRefresh {
-		dl.Status.LastHandledRefresh = v
-		s.refreshNow = true
-		log.FromContext(ctx).Info("Refresh requested")
-	}
-	if (st.DeviceCode != "" && s.dl.Status.UserCode == "") || (st.DeviceCode == "" && s.dl.Status.UserCode != "") {
-		// Half a pending flow (status or state lost): start over rather than poll blind.
-		r.dropCode(s)
-	}
-	if s.grant != "" && st.DeviceCode != "" && (st.DeviceGrant != s.grant || st.DeviceBinding != s.binding) {
-		// The code was asked for another request or of another provider instance: never poll
-		// a new host with it.
-		r.dropCode(s)
-	}
-	if err := r.checkBinding(ctx, s); err != nil {
-		return false, err
-	}
-	if dl.Generation != dl.Status.ObservedGeneration {
-		dl.Status.UnansweredCodes = 0
-	}
-	if prev := s.prevReady; prev != nil && !s.reauthorize &&
-		haltingReasons[prev.Reason] && prev.ObservedGeneration == dl.Generation && !s.pending() &&
-		(prev.Reason != ReasonCodeExpired || r.codesExhausted(dl)) {
-		s.halt = &haltInfo{reason: prev.Reason, message: prev.Message}
-	}
-	return false, nil
-}
-
-// checkBinding makes sure stored tokens go only back to the provider instance that issued them.
-// Tokens stored before bindings existed adopt the current instance once. When the provider was
-// replaced (deleted and created again) or its endpoints moved, the stored tokens are never sent
-// there: a new approval is needed, and the current token is served until it expires.
-func (r *DeviceLoginReconciler) checkBinding(ctx context.Context, s *loginScope) error {
-	st := s.state
-	if !st.hasToken() || s.binding == "" || st.Binding == s.binding {
-		return nil
-	}
-	if st.Binding == "" {
-		st.Binding = s.binding
-		return r.persist(ctx, s)
-	}
-	if st.NeedsApproval != "" {
-		return nil
-	}
-	st.NeedsApproval = fmt.Sprintf("%s is not the instance that issued the token (it was recreated, or its endpoints changed)", providerName(s.dl))
-	if err := r.persist(ctx, s); err != nil {
-		return err
-	}
-	s.dl.Status.NextRefreshTime = nil
-	r.event(s.dl, corev1.EventTypeWarning, ReasonReauthorizationRequired, "Reconcile",
-		"%s; the stored refresh token is not sent there. Requesting a new user code; the current token %s", st.NeedsApproval, expiryText(st))
-	return nil
-}
-
-// dropCode forgets the pending device code.
-func (r *DeviceLoginReconciler) dropCode(s *loginScope) {
-	s.state.DeviceCode, s.state.DeviceGrant, s.state.DeviceBinding = "", "", ""
-	clearPendingCode(&s.dl.Status)
 }
 
 // backoff is the delay after the n-th consecutive transient failure: doubling from backoffBase to

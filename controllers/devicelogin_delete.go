@@ -68,7 +68,7 @@ func (r *DeviceLoginReconciler) reconcileDelete(ctx context.Context, dl *authv1a
 	}
 	now := r.Clock.Now()
 	deadline := dl.DeletionTimestamp.Add(revokeGrace)
-	outcome, err := r.revokeAtDeletion(ctx, dl, st)
+	rev, err := r.revokeAtDeletion(ctx, dl, st)
 	if err != nil && now.Before(deadline) {
 		log.FromContext(ctx).Info("Revocation failed, will retry", "reason", err.Error(), "giveUpAt", timestamp(deadline))
 		return ctrl.Result{RequeueAfter: min(5*time.Second, max(deadline.Sub(now), minRequeue))}, nil
@@ -77,12 +77,12 @@ func (r *DeviceLoginReconciler) reconcileDelete(ctx context.Context, dl *authv1a
 	case err != nil:
 		r.event(dl, corev1.EventTypeWarning, EventRevocationFailed, "Delete", "Could not revoke the tokens at %s within %s: %s; deleting anyway",
 			providerName(dl), revokeGrace, err)
-	case outcome.revoked:
+	case rev.revoked:
 		log.FromContext(ctx).Info("Tokens revoked")
 		r.event(dl, corev1.EventTypeNormal, EventRevoked, "Delete", "Revoked the tokens at %s", providerName(dl))
 	default:
-		log.FromContext(ctx).Info("Tokens not revoked", "reason", outcome.skipped)
-		r.event(dl, corev1.EventTypeNormal, EventRevocationSkipped, "Delete", "Did not revoke anything: %s", outcome.skipped)
+		log.FromContext(ctx).Info("Tokens not revoked", "reason", rev.skipped)
+		r.event(dl, corev1.EventTypeNormal, EventRevocationSkipped, "Delete", "Did not revoke anything: %s", rev.skipped)
 	}
 	if held {
 		patch := client.MergeFrom(stateSecret.DeepCopy())

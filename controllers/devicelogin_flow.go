@@ -17,52 +17,69 @@ import (
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
-// reconcileFlow runs the device flow, at most one provider request per reconcile (plus the subject
-// lookup after an approval): it polls a pending code when its poll is due, handles its expiry, or
-// asks for a new code when the DeviceLogin has no usable token (none yet, a grant-changing spec
-// edit, a reauthorize request, a refused refresh token, a provider instance that changed, or an
-// expiring token without a refresh token).
-func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope) (bool, error) {
+// reconcileFlow runs the device flow. A pending code is polled when its poll is due; a code that
+// expired unapproved (by its time, or as the provider says) is dropped, and under
+// codeExpiryPolicy Renew a new one is asked for at once. Without a pending code, a new one is asked
+// for when the DeviceLogin has no usable token (none yet, a grant-changing spec edit, a
+// reauthorize request, a refused refresh token, a provider instance that changed, or an expiring
+// token without a refresh token), unless the flow is halted or a failed request is backing off.
+// The helpers that talk to the provider (poll, startFlow) and codeExpired return what they found;
+// what follows is decided here.
+func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope, t triggers) (outcome, error) {
 	dl := s.dl
-	if s.pending() {
-		expires := timeOf(dl.Status.UserCodeExpiresAt)
-		if !s.now.Before(expires) {
-			return false, r.codeExpired(ctx, s)
+	if !s.pending() {
+		if !r.needsCode(s, t) || s.provider == nil {
+			return outcome{}, nil
 		}
+		if next := timeOf(dl.Status.NextPollTime); dl.Status.ConsecutiveFailures > 0 && s.now.Before(next) {
+			return outcome{wake: next}, nil // backing off after a failed device authorization request
+		}
+		return r.startFlow(ctx, s)
+	}
+	var o outcome
+	expires := timeOf(dl.Status.UserCodeExpiresAt)
+	expired, polled := !s.now.Before(expires), false
+	if !expired {
 		if s.provider == nil {
 			// The provider's watch brings the next reconcile when it is usable again; until then
 			// only the code's expiry is worth waking for.
-			s.wakeAt(expires)
-			return false, nil
+			return outcome{wake: expires}, nil
 		}
 		if next := r.nextPoll(s); s.now.Before(next) {
-			s.wakeAt(next)
-			s.wakeAt(expires)
-			return false, nil
+			return outcome{wake: earliest(next, expires)}, nil
 		}
-		err := r.poll(ctx, s)
-		if s.pending() {
-			s.wakeAt(expires)
+		p, err := r.poll(ctx, s)
+		if err != nil {
+			return p.outcome, err
 		}
-		return false, err
+		o, expired, polled = p.outcome, p.expired, true
 	}
-	if !r.needsCode(s) || s.provider == nil {
-		return false, nil
+	if expired {
+		halt, err := r.codeExpired(ctx, s)
+		if err != nil || halt != nil {
+			return o.with(outcome{block: halt}, err)
+		}
+		if s.provider != nil {
+			// codeExpiryPolicy Renew: the next code at once. Without a usable provider, the
+			// provider's watch brings the reconcile that asks for it.
+			if o, err = o.with(r.startFlow(ctx, s)); err != nil {
+				return o, err
+			}
+		}
 	}
-	if next := timeOf(dl.Status.NextPollTime); dl.Status.ConsecutiveFailures > 0 && s.now.Before(next) {
-		s.wakeAt(next) // backing off after a failed device authorization request
-		return false, nil
+	if polled && s.pending() {
+		o.wakeAt(expires)
 	}
-	return false, r.startFlow(ctx, s)
+	return o, nil
 }
 
 // needsCode says whether a new user code is wanted now.
-func (r *DeviceLoginReconciler) needsCode(s *loginScope) bool {
+func (r *DeviceLoginReconciler) needsCode(s *loginScope, t triggers) bool {
 	st := s.state
 	switch {
-	case s.halt != nil:
+	case t.halt != nil:
 		return false
-	case s.reauthorize, s.needCode, !st.hasToken(), st.NeedsApproval != "":
+	case t.reauthorize, !st.hasToken(), st.NeedsApproval != "":
 		return true
 	case st.Grant != s.grant:
 		return true
@@ -70,20 +87,22 @@ func (r *DeviceLoginReconciler) needsCode(s *loginScope) bool {
 	return false
 }
 
-// startFlow asks the provider for a device code and publishes the user code. Without a usable
-// provider it only remembers that a code is wanted; the provider's watch brings the next reconcile.
-func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) error {
+// startFlow asks the provider (s.provider, which must be usable) for a device code and publishes
+// the user code; it wakes for the first poll. A token Secret that belongs to someone else is a
+// SecretConflict checked again every conflictRecheck; a refused request halts the flow; a failed
+// one backs off.
+func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) (outcome, error) {
 	dl := s.dl
-	if s.provider == nil {
-		s.needCode = true
-		return nil
+	conflict, err := r.tokenSecretTaken(ctx, s)
+	if err != nil {
+		return outcome{}, err
 	}
-	if blocked, err := r.tokenSecretTaken(ctx, s); err != nil || blocked {
-		return err
+	if conflict != nil {
+		return outcome{block: secretConflict(conflict), wake: s.now.Add(conflictRecheck)}, nil
 	}
 	cfg, err := r.clientConfig(ctx, s)
 	if err != nil {
-		return r.clientConfigFailed(s, err)
+		return clientConfigFailed(err)
 	}
 	pctx, cancel := providerContext(ctx)
 	defer cancel()
@@ -93,15 +112,13 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 	if err != nil {
 		var transient *oauth.TransientError
 		if errors.As(err, &transient) {
-			r.transientFailure(ctx, s, "Requesting a user code", transient, 0)
-			return nil
+			return outcome{wake: r.transientFailure(ctx, s, "Requesting a user code", transient, 0)}, nil
 		}
-		r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s refused the device authorization request: %s", providerName(dl), err))
-		return nil
+		return outcome{block: r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s refused the device authorization request: %s", providerName(dl), err))}, nil
 	}
 	s.state.DeviceCode, s.state.DeviceGrant, s.state.DeviceBinding = da.DeviceCode, s.grant, s.binding
 	if err := r.persist(ctx, s); err != nil {
-		return err
+		return outcome{}, err
 	}
 	interval := da.Interval // includes the preset's poll margin (oauth.Quirks.PollMargin)
 	st := &dl.Status
@@ -117,23 +134,23 @@ func (r *DeviceLoginReconciler) startFlow(ctx context.Context, s *loginScope) er
 	st.PollInterval = int32((da.Interval + time.Second - 1) / time.Second) // whole seconds, never less
 	st.NextPollTime = mtime(s.now.Add(interval).Add(time.Second - 1))      // not before: rounded up
 	st.ConsecutiveFailures = 0
-	s.needCode, s.reauthorize = false, false
-	r.setNextPoll(s, r.answeredAt(s).Add(interval))
+	o := outcome{wake: r.setNextPoll(s, r.answeredAt(s).Add(interval))}
 	log.FromContext(ctx).Info("User code issued", "userCode", st.UserCode, "verificationURI", st.VerificationURI,
 		"expiresAt", timestamp(st.UserCodeExpiresAt.Time))
 	r.event(dl, corev1.EventTypeNormal, EventUserCodeIssued, "RequestDeviceCode",
 		"%s to authorize %s for scopes [%s]", approvalMessage(st), providerName(dl), strings.Join(dl.Spec.Scopes, " "))
-	return nil
+	return o, nil
 }
 
-// codeExpired handles a user code that expired unapproved: Renew asks for a fresh one at once,
-// Stop waits for the reauthorize annotation.
-func (r *DeviceLoginReconciler) codeExpired(ctx context.Context, s *loginScope) error {
+// codeExpired drops a user code that expired unapproved and announces it. It returns the halt
+// when no new code follows (codeExpiryPolicy Stop, or maxUnansweredCodes in a row); nil means
+// that reconcileFlow asks for a new one at once.
+func (r *DeviceLoginReconciler) codeExpired(ctx context.Context, s *loginScope) (*blocker, error) {
 	dl := s.dl
 	code, expired := dl.Status.UserCode, timeOf(dl.Status.UserCodeExpiresAt)
 	r.dropCode(s)
 	if err := r.persist(ctx, s); err != nil {
-		return err
+		return nil, err
 	}
 	msg := fmt.Sprintf("The user code %s expired at %s before anyone approved it", code, timestamp(expired))
 	dl.Status.UnansweredCodes++
@@ -142,17 +159,16 @@ func (r *DeviceLoginReconciler) codeExpired(ctx context.Context, s *loginScope) 
 	}
 	r.event(dl, corev1.EventTypeWarning, ReasonCodeExpired, "Poll", "%s", msg)
 	if r.codesExhausted(dl) {
-		s.halt = &haltInfo{reason: ReasonCodeExpired, message: fmt.Sprintf("%s; set the annotation %s to get a new code",
-			msg, authv1alpha1.ReauthorizeAnnotation)}
-		return nil
+		return halted(ReasonCodeExpired, fmt.Sprintf("%s; set the annotation %s to get a new code",
+			msg, authv1alpha1.ReauthorizeAnnotation)), nil
 	}
-	s.needCode = true
-	return r.startFlow(ctx, s)
+	return nil, nil
 }
 
 // authorized stores the tokens from an approved code: the state Secret first, so that nothing is
-// lost if a later write fails; the token Secret follows in reconcileTokenSecret.
-func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, cfg oauth.ClientConfig, tok *oauth.Token) error {
+// lost if a later write fails; the token Secret follows in reconcileTokenSecret. It wakes for the
+// first refresh.
+func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, cfg oauth.ClientConfig, tok *oauth.Token) (outcome, error) {
 	dl, st := s.dl, s.state
 	grant, binding := st.DeviceGrant, st.DeviceBinding
 	*st = loginState{Grant: grant, Binding: binding}
@@ -172,12 +188,11 @@ func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, c
 	ds.LastRefreshTime = nil
 	ds.ConsecutiveFailures = 0
 	ds.UnansweredCodes = 0
-	r.scheduleRefresh(s)
+	o := outcome{wake: r.scheduleRefresh(s)}
 	meta.RemoveStatusCondition(&ds.Conditions, ConditionTokenRefreshed)
-	r.shortLived(ctx, s)
-	s.halt, s.needCode, s.reauthorize = nil, false, false
+	o.wakeAt(r.shortLived(ctx, s))
 	if err := r.persist(ctx, s); err != nil {
-		return err
+		return o, err
 	}
 	// Who approved is looked up only once the tokens are stored: the lookup is a network call,
 	// and a failure or a shutdown during it must not lose them.
@@ -196,7 +211,7 @@ func (r *DeviceLoginReconciler) authorized(ctx context.Context, s *loginScope, c
 	log.FromContext(ctx).Info("Authorized", "subject", subject, "expiresAt", expiryText(st))
 	r.event(dl, corev1.EventTypeNormal, ReasonAuthorized, "Poll", "Approved%s at %s; the token in Secret %s %s",
 		by, providerName(dl), dl.TokenSecretName(), expiryText(st))
-	return nil
+	return o, nil
 }
 
 // storeToken puts a token response into the state, keeping what the provider did not resend.
@@ -250,16 +265,16 @@ func expiryText(st *loginState) string {
 
 // transientFailure counts a failure worth retrying and schedules the retry with backoff, never
 // sooner than atLeast (the poll interval) or the server's Retry-After. The event fires on the
-// first failure of a run only, not on every retry.
-func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginScope, what string, err *oauth.TransientError, atLeast time.Duration) {
+// first failure of a run only, not on every retry. It returns when to retry.
+func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginScope, what string, err *oauth.TransientError, atLeast time.Duration) time.Time {
 	st := &s.dl.Status
 	st.ConsecutiveFailures++
 	delay := max(backoff(st.ConsecutiveFailures), err.RetryAfter, atLeast)
 	next := s.now.Add(delay)
 	st.NextPollTime = mtime(next.Add(time.Second - 1))
-	s.wakeAt(st.NextPollTime.Time)
+	wake := st.NextPollTime.Time
 	if s.pending() {
-		r.setNextPoll(s, next)
+		wake = earliest(wake, r.setNextPoll(s, next))
 	}
 	log.FromContext(ctx).Info("Provider request failed, will retry", "what", what, "reason", err.Error(),
 		"failures", st.ConsecutiveFailures, "retryAt", timestamp(st.NextPollTime.Time))
@@ -267,14 +282,16 @@ func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginSc
 		r.event(s.dl, corev1.EventTypeWarning, ReasonProviderError, "Retry", "%s at %s failed: %s; retrying with backoff",
 			what, providerName(s.dl), err)
 	}
+	return wake
 }
 
-// haltWith stops the flow until the reauthorize annotation or a spec change, with an event.
-func (r *DeviceLoginReconciler) haltWith(s *loginScope, reason, message string) {
-	s.halt = &haltInfo{reason: reason, message: message}
+// haltWith stops the flow until the reauthorize annotation or a spec change, with an event, and
+// returns the halt for Ready.
+func (r *DeviceLoginReconciler) haltWith(s *loginScope, reason, message string) *blocker {
 	s.dl.Status.ConsecutiveFailures = 0
 	s.dl.Status.NextPollTime = nil
 	r.event(s.dl, corev1.EventTypeWarning, reason, "Poll", "%s", message)
+	return halted(reason, message)
 }
 
 // maxUnansweredCodes is how many user codes in a row may expire unapproved under
@@ -304,8 +321,9 @@ func providerContext(ctx context.Context) (context.Context, context.CancelFunc) 
 // a Secret of that name that this DeviceLogin does not own is never overwritten, and a person
 // must not approve a token that cannot be delivered. The foreign Secret is not in the cache (the
 // cache holds only the operator's Secrets), so it is read from the API server, once per attempt,
-// and checked again every conflictRecheck until it is gone.
-func (r *DeviceLoginReconciler) tokenSecretTaken(ctx context.Context, s *loginScope) (bool, error) {
+// and checked again every conflictRecheck until it is gone. It returns the conflict, or nil when
+// the Secret is free or already this DeviceLogin's.
+func (r *DeviceLoginReconciler) tokenSecretTaken(ctx context.Context, s *loginScope) (*conflictError, error) {
 	dl := s.dl
 	var have corev1.Secret
 	key := types.NamespacedName{Namespace: dl.Namespace, Name: dl.TokenSecretName()}
@@ -314,17 +332,15 @@ func (r *DeviceLoginReconciler) tokenSecretTaken(ctx context.Context, s *loginSc
 		err = r.APIReader.Get(ctx, key, &have)
 	}
 	if apierrors.IsNotFound(err) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if ownedBy(&have, dl) {
-		return false, nil
+		return nil, nil
 	}
-	s.conflict = (&conflictError{name: key.Name}).Error()
-	s.wakeAt(s.now.Add(conflictRecheck))
-	return true, nil
+	return &conflictError{name: key.Name}, nil
 }
 
 // conflictRecheck is how often a login blocked by a foreign Secret looks again.
@@ -333,11 +349,9 @@ const conflictRecheck = time.Minute
 // clientConfigFailed sorts an error reading the provider's client secret: a missing or refused
 // Secret is the provider's problem, shown in Ready; anything else (an API server hiccup) is
 // returned, so that the reconcile backs off and tries again rather than losing a pending approval.
-func (r *DeviceLoginReconciler) clientConfigFailed(s *loginScope, err error) error {
+func clientConfigFailed(err error) (outcome, error) {
 	if isClientSecretProblem(err) {
-		s.providerProblem = err.Error()
-		s.providerFailed = true
-		return nil
+		return outcome{block: providerProblem(err.Error(), true)}, nil
 	}
-	return err
+	return outcome{}, err
 }

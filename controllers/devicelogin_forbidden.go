@@ -19,28 +19,27 @@ const EventNamespaceNotAllowed = "NamespaceNotAllowed"
 // reconcileForbidden stops serving a DeviceLogin whose ClusterOAuthProvider no longer allows its
 // namespace, completely: the tokens are revoked at the provider when it has a revocation endpoint,
 // and the token Secret, the stored grant and any pending code are deleted, with an event that says
-// so. Later steps do nothing for such a login until the namespace is allowed again, when a new
-// approval starts from scratch.
-func (r *DeviceLoginReconciler) reconcileForbidden(ctx context.Context, s *loginScope) (bool, error) {
-	if !s.forbidden {
-		return false, nil
-	}
+// so. No later step runs for such a login until the namespace is allowed again, when a new
+// approval starts from scratch. by is the provider that does not allow the namespace, and
+// forbidden the blocker reconcileProvider made of it, whose message the event repeats.
+func (r *DeviceLoginReconciler) reconcileForbidden(ctx context.Context, s *loginScope, by *resolvedProvider, forbidden *blocker) (outcome, error) {
+	stop := outcome{stop: true}
 	dl, st := s.dl, s.state
 	var done []string
-	if st.hasToken() && s.forbiddenBy != nil {
-		outcome, err := r.revokeStored(ctx, dl, s.forbiddenBy, s.binding, st)
+	if st.hasToken() {
+		rev, err := r.revokeStored(ctx, dl, by, s.binding, st)
 		switch {
 		case err != nil:
 			done = append(done, fmt.Sprintf("could not revoke the tokens (%s)", err))
-		case outcome.revoked:
+		case rev.revoked:
 			done = append(done, "revoked the tokens at the provider")
 		default:
-			done = append(done, "did not revoke the tokens: "+outcome.skipped)
+			done = append(done, "did not revoke the tokens: "+rev.skipped)
 		}
 	}
 	deleted, err := r.deleteTokenSecret(ctx, s)
 	if err != nil {
-		return true, err
+		return stop, err
 	}
 	if deleted != "" {
 		done = append(done, "deleted Secret "+deleted)
@@ -51,7 +50,7 @@ func (r *DeviceLoginReconciler) reconcileForbidden(ctx context.Context, s *login
 	if *st != (loginState{}) {
 		*st = loginState{}
 		if err := r.persist(ctx, s); err != nil {
-			return true, err
+			return stop, err
 		}
 	}
 	ds := &dl.Status
@@ -60,9 +59,9 @@ func (r *DeviceLoginReconciler) reconcileForbidden(ctx context.Context, s *login
 	ds.AuthorizedSubject, ds.GrantedScopes, ds.SecretName, ds.ConsecutiveFailures = "", nil, "", 0
 	if len(done) > 0 {
 		log.FromContext(ctx).Info("Stopped serving: the provider does not allow this namespace", "actions", strings.Join(done, "; "))
-		r.event(dl, corev1.EventTypeWarning, EventNamespaceNotAllowed, "Reconcile", "%s; %s", s.providerProblem, strings.Join(done, ", "))
+		r.event(dl, corev1.EventTypeWarning, EventNamespaceNotAllowed, "Reconcile", "%s; %s", forbidden.message, strings.Join(done, ", "))
 	}
-	return true, nil
+	return stop, nil
 }
 
 // deleteTokenSecret deletes the token Secret (by status.secretName and spec) if this DeviceLogin

@@ -15,12 +15,23 @@ import (
 // slowDownStep is how much every later poll waits longer after slow_down (RFC 8628 section 3.5).
 const slowDownStep = 5 * time.Second
 
-// poll makes one token request for the pending device code.
-func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
+// pollOutcome is what one token request for the pending code found.
+type pollOutcome struct {
+	outcome
+	// expired: the provider says the code expired before anyone approved it (expired_token); the
+	// code is still there, for reconcileFlow to handle as any expired code.
+	expired bool
+}
+
+// poll makes one token request for the pending device code and acts on the answer: the tokens of
+// an approved code are stored, a denial or any other error that ends the flow halts it, and
+// otherwise the next poll is booked (later after slow_down, with backoff after a failure).
+func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) (pollOutcome, error) {
 	dl, st := s.dl, &s.dl.Status
 	cfg, err := r.clientConfig(ctx, s)
 	if err != nil {
-		return r.clientConfigFailed(s, err)
+		o, err := clientConfigFailed(err)
+		return pollOutcome{outcome: o}, err
 	}
 	interval := time.Duration(st.PollInterval) * time.Second
 	// The next slot is booked in memory before the request goes out; a controller that restarts
@@ -34,7 +45,8 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 	var transient *oauth.TransientError
 	switch {
 	case err == nil:
-		return r.authorized(ctx, s, cfg, tok)
+		o, err := r.authorized(ctx, s, cfg, tok)
+		return pollOutcome{outcome: o}, err
 	case oauth.IsCode(err, "authorization_pending"):
 		st.ConsecutiveFailures = 0
 		r.slowDowns.Delete(loginName(dl))
@@ -45,28 +57,26 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) error {
 		st.ConsecutiveFailures = 0
 		log.FromContext(ctx).V(1).Info("Provider asked to slow down", "pollInterval", st.PollInterval)
 	case oauth.IsCode(err, "expired_token"):
-		return r.codeExpired(ctx, s)
+		return pollOutcome{expired: true}, nil
 	case oauth.IsCode(err, "access_denied", "authorization_declined"):
 		r.dropCode(s)
-		r.haltWith(s, ReasonAccessDenied, fmt.Sprintf("The authorization request was denied at %s; set the annotation %s to ask again",
+		halt := r.haltWith(s, ReasonAccessDenied, fmt.Sprintf("The authorization request was denied at %s; set the annotation %s to ask again",
 			providerName(dl), authv1alpha1.ReauthorizeAnnotation))
-		return r.persist(ctx, s)
+		return pollOutcome{outcome: outcome{block: halt}}, r.persist(ctx, s)
 	case errors.As(err, &transient):
 		if transient.StatusCode == 429 {
 			interval += slowDownStep
 			st.PollInterval = int32(interval / time.Second) //nolint:gosec // G115: minutes, far below 2^31 seconds
 		}
-		r.transientFailure(ctx, s, "Polling for the approval", transient, interval)
-		return nil
+		return pollOutcome{outcome: outcome{wake: r.transientFailure(ctx, s, "Polling for the approval", transient, interval)}}, nil
 	default:
 		// RFC 8628 section 3.5: any other error ends the polling.
 		r.dropCode(s)
-		r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s ended the device flow: %s; fix the cause, then set the annotation %s",
+		halt := r.haltWith(s, ReasonProviderError, fmt.Sprintf("%s ended the device flow: %s; fix the cause, then set the annotation %s",
 			providerName(dl), err, authv1alpha1.ReauthorizeAnnotation))
-		return r.persist(ctx, s)
+		return pollOutcome{outcome: outcome{block: halt}}, r.persist(ctx, s)
 	}
-	r.setNextPoll(s, r.answeredAt(s).Add(interval))
-	return nil
+	return pollOutcome{outcome: outcome{wake: r.setNextPoll(s, r.answeredAt(s).Add(interval))}}, nil
 }
 
 // pollSlot is when a pending code may be polled next, kept in memory at full precision so that
@@ -89,10 +99,10 @@ func (r *DeviceLoginReconciler) nextPoll(s *loginScope) time.Time {
 	return next
 }
 
-// setNextPoll books the next poll of the pending code at t.
-func (r *DeviceLoginReconciler) setNextPoll(s *loginScope, t time.Time) {
+// setNextPoll books the next poll of the pending code at t, and returns t as the time to wake.
+func (r *DeviceLoginReconciler) setNextPoll(s *loginScope, t time.Time) time.Time {
 	r.polls.Store(loginName(s.dl), pollSlot{userCode: s.dl.Status.UserCode, next: t})
-	s.wakeAt(t)
+	return t
 }
 
 // answeredAt is when the provider's answer arrived: the next poll is counted from then, not from

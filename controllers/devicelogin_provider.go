@@ -26,42 +26,50 @@ type resolvedProvider struct {
 	authStyle oauth.AuthStyle
 }
 
+// providerOutcome is what reconcileProvider decided. A usable provider goes into the scope
+// (s.provider, s.grant, s.binding), for every later step.
+type providerOutcome struct {
+	outcome
+	// forbiddenBy is the ClusterOAuthProvider that does not allow the DeviceLogin's namespace:
+	// reconcileForbidden then stops serving it, and no other step runs.
+	forbiddenBy *resolvedProvider
+}
+
 // reconcileProvider finds the provider the DeviceLogin references, from the cache: endpoints come
 // from the provider's status (its own controller runs discovery), so nothing here talks to the
-// provider. A ClusterOAuthProvider's allowedNamespaces is enforced here: a namespace it does not
-// allow is not served at all (see reconcileForbidden).
-func (r *DeviceLoginReconciler) reconcileProvider(ctx context.Context, s *loginScope) (bool, error) {
+// provider. A provider that is missing or not ready yet is a ProviderNotReady blocker, which Ready
+// shows unless a valid token or a pending code says more. A ClusterOAuthProvider's
+// allowedNamespaces is enforced here: a namespace it does not allow is not served at all (see
+// reconcileForbidden).
+func (r *DeviceLoginReconciler) reconcileProvider(ctx context.Context, s *loginScope) (providerOutcome, error) {
 	dl := s.dl
 	obj, err := r.getProvider(ctx, dl)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			s.providerProblem = fmt.Sprintf("%s not found", providerName(dl))
-			s.providerFailed = true
-			return false, nil
+			return providerOutcome{outcome: outcome{block: providerProblem(fmt.Sprintf("%s not found", providerName(dl)), true)}}, nil
 		}
-		return false, err
+		return providerOutcome{}, err
 	}
 	spec, status := obj.ProviderSpec(), obj.ProviderStatus()
 	s.binding = providerBinding(obj)
 	if !namespaceAllowed(obj, dl.Namespace) {
-		s.providerProblem = fmt.Sprintf("%s does not allow namespace %s (see its allowedNamespaces)", providerName(dl), dl.Namespace)
-		s.forbidden, s.providerFailed = true, true
-		s.forbiddenBy = resolveProvider(obj)
-		return false, nil
+		msg := fmt.Sprintf("%s does not allow namespace %s (see its allowedNamespaces)", providerName(dl), dl.Namespace)
+		return providerOutcome{
+			outcome:     outcome{block: &blocker{kind: blockForbidden, reason: ReasonProviderNotReady, message: msg, warn: true}},
+			forbiddenBy: resolveProvider(obj),
+		}, nil
 	}
 	s.grant = grantFingerprint(dl, spec.ClientID)
 	ready := meta.FindStatusCondition(status.Conditions, ConditionReady)
 	if ready == nil || ready.Status != metav1.ConditionTrue || status.ObservedGeneration != obj.GetGeneration() {
-		msg := "its endpoints are not resolved yet"
+		msg, failed := "its endpoints are not resolved yet", false
 		if ready != nil && ready.Status != metav1.ConditionTrue && ready.ObservedGeneration == obj.GetGeneration() {
-			msg = ready.Message
-			s.providerFailed = true
+			msg, failed = ready.Message, true
 		}
-		s.providerProblem = fmt.Sprintf("%s is not ready: %s", providerName(dl), msg)
-		return false, nil
+		return providerOutcome{outcome: outcome{block: providerProblem(fmt.Sprintf("%s is not ready: %s", providerName(dl), msg), failed)}}, nil
 	}
 	s.provider = resolveProvider(obj)
-	return false, nil
+	return providerOutcome{}, nil
 }
 
 // getProvider reads the provider a DeviceLogin references from the cache.

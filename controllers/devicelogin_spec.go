@@ -30,18 +30,16 @@ var allowedSecretTypes = []corev1.SecretType{
 // stops the reconcile with InvalidSpec before anything is written or requested. A broken
 // template makes Ready False with InvalidSpec and leaves the token Secret as last written, but the
 // flow and the refreshes go on, so that nothing already granted is lost while someone fixes it.
-func (r *DeviceLoginReconciler) reconcileSpec(_ context.Context, s *loginScope) (bool, error) {
+func (r *DeviceLoginReconciler) reconcileSpec(_ context.Context, s *loginScope) (outcome, error) {
 	if err := validateSpec(s.dl); err != nil {
-		s.invalidSpec = err.Error()
-		return true, nil
+		return outcome{block: invalidSpec(err.Error()), stop: true}, nil
 	}
 	tmpls, err := parseTemplates(s.dl)
 	if err != nil {
-		s.invalidSpec = err.Error()
-		return false, nil
+		return outcome{block: invalidSpec(err.Error())}, nil // s.templates stays nil
 	}
 	s.templates = tmpls
-	return false, nil
+	return outcome{}, nil
 }
 
 // validateSpec repeats the CRD's rules that keep one DeviceLogin from hurting another or the

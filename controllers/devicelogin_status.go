@@ -45,9 +45,6 @@ const (
 	ReasonRefreshFailed    = "RefreshFailed"
 )
 
-// haltingReasons stop the flow until the reauthorize annotation or a spec change.
-var haltingReasons = map[string]bool{ReasonAccessDenied: true, ReasonProviderError: true, ReasonCodeExpired: true}
-
 // setReady sets the Ready condition, stamped with the generation being reconciled.
 func setReady(dl *authv1alpha1.DeviceLogin, status metav1.ConditionStatus, reason, message string) {
 	meta.SetStatusCondition(&dl.Status.Conditions, metav1.Condition{

@@ -24,47 +24,48 @@ import (
 // reconcileTokenSecret makes the token Secret match the state: it writes a new token, restores a
 // deleted or hand-edited Secret without asking anyone to approve again, and follows changes of
 // secretName, secretTemplate and includeRefreshToken. It writes nothing when the Secret is already
-// right. A template that fails to render leaves the last good Secret as it is.
-func (r *DeviceLoginReconciler) reconcileTokenSecret(ctx context.Context, s *loginScope) (bool, error) {
+// right. Templates that do not parse (s.templates nil) or fail to render leave the last good
+// Secret as it is, and so does a Secret the API server refuses: both are InvalidSpec. A Secret of
+// that name that this DeviceLogin does not own is a SecretConflict. The outcome says whether the
+// Secret holds the current token (served), which Ready needs when a later error leaves it unsure.
+func (r *DeviceLoginReconciler) reconcileTokenSecret(ctx context.Context, s *loginScope) (outcome, error) {
 	dl, st := s.dl, s.state
-	if !st.hasToken() || s.forbidden || s.invalidSpec != "" {
-		return false, nil
+	if !st.hasToken() || s.templates == nil {
+		return outcome{}, nil
 	}
 	data, err := renderTokenSecret(dl, st, s.templates)
 	if err != nil {
-		s.invalidSpec = err.Error()
-		return false, nil
+		return outcome{block: invalidSpec(err.Error())}, nil
 	}
 	want, err := r.desiredTokenSecret(dl, data)
 	if err != nil {
-		return false, err
+		return outcome{}, err
 	}
 	wrote, err := r.applyTokenSecret(ctx, dl, want)
 	var conflict *conflictError
 	switch {
 	case errors.As(err, &conflict):
-		s.conflict = conflict.Error()
-		return false, nil
+		return outcome{block: secretConflict(conflict)}, nil
 	case apierrors.IsInvalid(err):
 		// The API server refuses the Secret (a type whose required keys the template does not
 		// provide, say): the spec has to change, retrying will not help.
-		s.invalidSpec = fmt.Sprintf("the API server refuses the token Secret %s of type %s: %s", want.Name, want.Type, invalidCauses(err))
-		return false, nil
+		return outcome{block: invalidSpec(fmt.Sprintf("the API server refuses the token Secret %s of type %s: %s",
+			want.Name, want.Type, invalidCauses(err)))}, nil
 	case err != nil:
-		return false, err
+		return outcome{}, err
 	}
 	if wrote {
 		log.FromContext(ctx).V(1).Info("Token Secret written", "secret", want.Name)
 	}
 	if err := r.deleteOldTokenSecret(ctx, dl); err != nil {
-		return false, err
+		return outcome{}, err
 	}
 	dl.Status.SecretName = want.Name
-	s.secretWritten = true
+	o := outcome{served: true}
 	if !st.Expiry.IsZero() && st.tokenValid(s.now) {
-		s.wakeAt(st.Expiry) // Ready turns False when it expires
+		o.wakeAt(st.Expiry) // Ready turns False when it expires
 	}
-	return false, nil
+	return o, nil
 }
 
 // desiredTokenSecret is the token Secret as api.md describes it.
