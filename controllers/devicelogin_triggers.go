@@ -99,4 +99,3 @@ func (r *DeviceLoginReconciler) dropCode(s *loginScope) {
 	s.state.DeviceCode, s.state.DeviceGrant, s.state.DeviceBinding = "", "", ""
 	clearPendingCode(&s.dl.Status)
 }
-
