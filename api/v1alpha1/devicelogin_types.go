@@ -235,7 +235,9 @@ type DeviceLoginStatus struct {
 	// +optional
 	PollInterval int32 `json:"pollInterval,omitempty"`
 
-	// NextPollTime is the earliest time of the next token request while a code is pending.
+	// NextPollTime is when the operator may next make a device-flow request: the first token
+	// request for a new code, or the retry after a failed token or device authorization request.
+	// The polls in between are scheduled in memory and do not change it.
 	// +optional
 	NextPollTime *metav1.Time `json:"nextPollTime,omitempty"`
 
