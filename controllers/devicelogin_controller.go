@@ -104,6 +104,8 @@ type loginScope struct {
 	binding string
 }
 
+// pending says whether a user code waits for approval: its device code is stored and the user
+// code is in status.
 func (s *loginScope) pending() bool { return s.state.DeviceCode != "" && s.dl.Status.UserCode != "" }
 
 // Reconcile brings one DeviceLogin a step further.

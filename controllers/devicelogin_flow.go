@@ -60,14 +60,15 @@ func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope
 			return o.with(outcome{block: halt}, err)
 		}
 		if s.provider != nil {
-			// codeExpiryPolicy Renew: the next code at once. Without a usable provider, the
-			// provider's watch brings the reconcile that asks for it.
+			// codeExpiryPolicy Renew: the next code at once. Without a usable provider none is
+			// asked for now; a later reconcile decides (needsCode).
 			if o, err = o.with(r.startFlow(ctx, s)); err != nil {
 				return o, err
 			}
 		}
 	}
 	if polled && s.pending() {
+		// Polled and still pending (or pending again): wake by the expiry at the latest.
 		o.wakeAt(expires)
 	}
 	return o, nil
