@@ -256,7 +256,7 @@ func (r *DeviceLoginReconciler) reconcileState(ctx context.Context, s *loginScop
 
 // persist writes the state Secret when it changed. When the write fails, the state is kept in
 // memory and written first thing on the next reconcile. A state Secret that someone else took
-// over meanwhile is a conflictError, which runSteps shows as SecretConflict.
+// over meanwhile is a conflictError, which findings.add turns into a SecretConflict blocker.
 func (r *DeviceLoginReconciler) persist(ctx context.Context, s *loginScope) error {
 	secret, err := r.saveState(ctx, s.dl, s.stateSecret, s.state)
 	if err != nil {
@@ -266,7 +266,7 @@ func (r *DeviceLoginReconciler) persist(ctx context.Context, s *loginScope) erro
 			// What is stored is newer than what this reconcile decided on: forget it.
 			r.unsaved.Delete(s.dl.UID)
 		case errors.As(err, &conflict):
-			// Not ours any more: nothing to write next time either.
+			// The Secret is not ours: nothing is kept to write there next time.
 		default:
 			copied := *s.state
 			r.unsaved.Store(s.dl.UID, &copied)
