@@ -36,7 +36,7 @@ func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope
 			return false, nil
 		}
 		if next := r.nextPoll(s); s.now.Before(next) {
-			s.wakeAt(next)
+			r.pollAt(s, next)
 			s.wakeAt(expires)
 			return false, nil
 		}
@@ -257,9 +257,10 @@ func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginSc
 	delay := max(backoff(st.ConsecutiveFailures), err.RetryAfter, atLeast)
 	next := s.now.Add(delay)
 	st.NextPollTime = mtime(next.Add(time.Second - 1))
-	s.wakeAt(st.NextPollTime.Time)
 	if s.pending() {
 		r.setNextPoll(s, next)
+	} else {
+		s.wakeAt(st.NextPollTime.Time)
 	}
 	log.FromContext(ctx).Info("Provider request failed, will retry", "what", what, "reason", err.Error(),
 		"failures", st.ConsecutiveFailures, "retryAt", timestamp(st.NextPollTime.Time))

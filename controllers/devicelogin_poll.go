@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -92,7 +93,17 @@ func (r *DeviceLoginReconciler) nextPoll(s *loginScope) time.Time {
 // setNextPoll books the next poll of the pending code at t.
 func (r *DeviceLoginReconciler) setNextPoll(s *loginScope, t time.Time) {
 	r.polls.Store(loginName(s.dl), pollSlot{userCode: s.dl.Status.UserCode, next: t})
-	s.wakeAt(t)
+	r.pollAt(s, t)
+}
+
+// pollAt makes the reconcile that polls run at t: on duePolls' own goroutine, out of the work
+// queue, when there is one; else as the queue's next wake.
+func (r *DeviceLoginReconciler) pollAt(s *loginScope, t time.Time) {
+	if r.duePolls == nil {
+		s.wakeAt(t)
+		return
+	}
+	r.duePolls.book(client.ObjectKeyFromObject(s.dl), t)
 }
 
 // answeredAt is when the provider's answer arrived: the next poll is counted from then, not from
