@@ -86,8 +86,8 @@ func (r *ProviderReconciler) tenant(obj authv1alpha1.ProviderObject) bool {
 
 // checkURL applies the rules every provider URL meets ("" passes): an absolute URL of bounded
 // length without userinfo, https unless allowInsecureHTTP, and, for a namespaced OAuthProvider
-// without the manager flag, no literal loopback, private, link-local, CGNAT or ULA address. Names
-// that resolve to such addresses are refused at dial time by the HTTP client.
+// without the manager flag, no literal internal address (see privateHost). Names that resolve to
+// such addresses are refused at dial time by the HTTP client.
 func (r *ProviderReconciler) checkURL(obj authv1alpha1.ProviderObject, name, value string) *endpointError {
 	if value == "" {
 		return nil
@@ -117,20 +117,10 @@ func (r *ProviderReconciler) checkURL(obj authv1alpha1.ProviderObject, name, val
 	return nil
 }
 
-// cgnat is the shared address space of RFC 6598, which carriers and some clusters use internally.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// nat64 (RFC 6052) and ipv4Compatible (deprecated, RFC 4291) carry an IPv4 address in their last
-// 32 bits.
-var (
-	nat64          = netip.MustParsePrefix("64:ff9b::/96")
-	ipv4Compatible = netip.MustParsePrefix("::/96")
-)
-
 // privateHost says why host (a URL's hostname) names an address a tenant's provider may not reach,
-// or "" when it does not: loopback, private (RFC 1918, ULA), link-local, CGNAT, unspecified or
-// multicast addresses, IPv4 written inside IPv6, "localhost", and numeric forms that are not a
-// canonical IP (127.1, 0x7f.0.0.1, 2130706433), which some resolvers read as addresses.
+// or "" when it does not: "localhost" and its subdomains, numeric forms that are not a canonical IP
+// (127.1, 0x7f.0.0.1, 2130706433), which some resolvers read as addresses, and every IP address
+// oauth.InternalAddressReason calls internal, which the HTTP client also refuses at dial time.
 func privateHost(host string) string {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
@@ -145,34 +135,6 @@ func privateHost(host string) string {
 		}
 		return ""
 	}
-	ip = ip.WithZone("").Unmap()
-	if ip.Is6() {
-		// NAT64 (64:ff9b::/96) and IPv4-compatible addresses carry an IPv4 address in the last 32 bits.
-		b := ip.As16()
-		if nat64.Contains(ip) || (ipv4Compatible.Contains(ip) && !ip.IsUnspecified() && !ip.IsLoopback()) {
-			if why := privateAddr(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})); why != "" {
-				return why + " (written as IPv6)"
-			}
-		}
-	}
-	return privateAddr(ip)
-}
-
-// privateAddr says which kind of non-public address ip is, or "".
-func privateAddr(ip netip.Addr) string {
-	switch {
-	case ip.IsLoopback():
-		return "a loopback address"
-	case ip.IsPrivate():
-		return "a private address"
-	case ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast():
-		return "a link-local address"
-	case cgnat.Contains(ip):
-		return "a CGNAT address"
-	case ip.IsUnspecified(), ip.Is4() && ip.As4()[0] == 0:
-		return "an unspecified address"
-	case ip.IsMulticast(), ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return "a multicast or broadcast address"
-	}
-	return ""
+	why, _ := oauth.InternalAddressReason(ip)
+	return why
 }

@@ -3,6 +3,11 @@ package controllers
 import (
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
 // TestProviderDisplayURL: URLs reach messages without userinfo, query or fragment.
@@ -57,6 +62,13 @@ func TestProviderPrivateHost(t *testing.T) {
 		"::ffff:127.0.0.1":          "a loopback address",
 		"64:ff9b::a00:1":            "a private address (written as IPv6)",
 		"::a00:1":                   "a private address (written as IPv6)",
+		"2002:a00:1::1":             "a private address (written as IPv6)",
+		"192.0.0.8":                 "a reserved address (IETF protocol assignments)",
+		"198.18.0.1":                "a reserved address (benchmarking)",
+		"198.19.255.254":            "a reserved address (benchmarking)",
+		"240.0.0.1":                 "a reserved address",
+		"fec0::1":                   "a site-local address",
+		"64:ff9b:1::1":              "a local-use NAT64 address",
 		"127.1":                     "a numeric host that is not a canonical IP address",
 		"2130706433":                "a numeric host that is not a canonical IP address",
 		"0x7f.0.0.1":                "a numeric host that is not a canonical IP address",
@@ -65,11 +77,35 @@ func TestProviderPrivateHost(t *testing.T) {
 		"100.128.0.1":               "",
 		"2001:4860:4860::8888":      "",
 		"64:ff9b::808:808":          "",
+		"2002:808:808::1":           "",
+		"198.20.0.1":                "",
+		"192.0.1.1":                 "",
 		"login.microsoftonline.com": "",
 		"my-idp.internal":           "",
 	} {
 		if got := privateHost(host); got != want {
 			t.Errorf("privateHost(%q) = %q; want %q", host, got, want)
+		}
+	}
+}
+
+// TestProviderPrivateEndpointRanges: a namespaced OAuthProvider's literal endpoint in a range the
+// HTTP client refuses at dial time is refused at the provider already, with the Ready reason
+// PrivateEndpoint, so the author reads why in the provider's status instead of a failed request.
+func TestProviderPrivateEndpointRanges(t *testing.T) {
+	for _, host := range []string{"198.18.0.1", "240.0.0.1", "192.0.0.8", "[2002:7f00:1::1]", "[fec0::1]", "[64:ff9b:1::1]"} {
+		obj := &authv1alpha1.OAuthProvider{ObjectMeta: metav1.ObjectMeta{Name: "idp", Namespace: "team-a"}}
+		e := oauth.Endpoints{DeviceAuthorizationURL: "https://idp.example.com/device", TokenURL: "https://" + host + "/token"}
+		err := (&ProviderReconciler{}).checkEndpoints(obj, e)
+		if err == nil || err.reason != ReasonPrivateEndpoint || !strings.HasPrefix(err.msg, "token endpoint https://"+host+"/token is a ") {
+			t.Errorf("token endpoint on %s: err = %+v; want %s naming the token endpoint", host, err, ReasonPrivateEndpoint)
+		}
+		if err := (&ProviderReconciler{AllowPrivateNamespacedProviders: true}).checkEndpoints(obj, e); err != nil {
+			t.Errorf("token endpoint on %s with %s: err = %+v; want none", host, FlagAllowPrivateNamespacedProviders, err)
+		}
+		cluster := &authv1alpha1.ClusterOAuthProvider{ObjectMeta: metav1.ObjectMeta{Name: "idp"}}
+		if err := (&ProviderReconciler{}).checkEndpoints(cluster, e); err != nil {
+			t.Errorf("token endpoint on %s of a ClusterOAuthProvider: err = %+v; want none", host, err)
 		}
 	}
 }

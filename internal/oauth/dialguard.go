@@ -20,26 +20,7 @@ var (
 	metadataV4 = netip.MustParsePrefix("169.254.0.0/16")
 	// metadataV6 is AWS's IPv6 instance metadata endpoint.
 	metadataV6 = netip.MustParseAddr("fd00:ec2::254")
-
-	// internalPrefixes are refused by DenyPrivate on top of what netip's
-	// own predicates (loopback, private, link-local, multicast,
-	// unspecified) cover.
-	internalPrefixes = []netip.Prefix{
-		netip.MustParsePrefix("0.0.0.0/8"),      // "this network": 0.0.0.0 reaches the local host on Linux
-		netip.MustParsePrefix("100.64.0.0/10"),  // shared address space, carrier-grade NAT (RFC 6598)
-		netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
-		netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking networks
-		netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and the broadcast address
-		netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
-		netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64 (RFC 8215)
-	}
-	// Prefixes of IPv6 forms that embed an IPv4 address, which is checked
-	// in their place: NAT64 (RFC 6052) and 6to4 (RFC 3056) gateways would
-	// forward to it, and the deprecated IPv4-compatible form is treated as
-	// the address it names.
-	nat64Prefix      = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFourPrefix  = netip.MustParsePrefix("2002::/16")
-	v4CompatPrefix   = netip.MustParsePrefix("::/96")
+	// defaultProxyPort is the port net/http dials for a proxy URL without one.
 	defaultProxyPort = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}
 )
 
@@ -47,7 +28,7 @@ var (
 type addressPolicy struct {
 	// allowMetadata lets the cloud metadata addresses through.
 	allowMetadata bool
-	// denyPrivate refuses every internal address (see internalReason),
+	// denyPrivate refuses every internal address (see InternalAddressReason),
 	// the metadata ones included, whatever allowMetadata says.
 	denyPrivate bool
 }
@@ -80,61 +61,18 @@ func (p addressPolicy) check(address string) error {
 	if err != nil {
 		return &blockedAddressError{address: address, why: "not an IP address"}
 	}
-	ip = effectiveIP(ip)
-	if !p.allowMetadata && (metadataV4.Contains(ip) || ip == metadataV6) {
+	if eff := effectiveIP(ip); !p.allowMetadata && (metadataV4.Contains(eff) || eff == metadataV6) {
 		return &blockedAddressError{
 			address: address,
-			why:     "cloud metadata address (HTTPOptions.AllowMetadataIPs is false)",
+			why:     "a cloud metadata address (HTTPOptions.AllowMetadataIPs is false)",
 		}
 	}
 	if p.denyPrivate {
-		if why := internalReason(ip); why != "" {
-			return &blockedAddressError{address: address, why: why + " address (HTTPOptions.DenyPrivate is true)"}
+		if why, internal := InternalAddressReason(ip); internal {
+			return &blockedAddressError{address: address, why: why + " (HTTPOptions.DenyPrivate is true)"}
 		}
 	}
 	return nil
-}
-
-// effectiveIP is the address a connection to ip really reaches: without a
-// zone, IPv4-mapped addresses unmapped (so ::ffff:169.254.169.254 cannot
-// sneak past the IPv4 prefix), and the IPv4 address embedded in NAT64, 6to4
-// and IPv4-compatible forms.
-func effectiveIP(ip netip.Addr) netip.Addr {
-	ip = ip.WithZone("").Unmap()
-	if !ip.Is6() {
-		return ip
-	}
-	b := ip.As16()
-	switch {
-	case nat64Prefix.Contains(ip), v4CompatPrefix.Contains(ip):
-		return netip.AddrFrom4([4]byte(b[12:16]))
-	case sixToFourPrefix.Contains(ip):
-		return netip.AddrFrom4([4]byte(b[2:6]))
-	}
-	return ip
-}
-
-// internalReason names the kind of internal address ip is, "" for a public
-// one. ip must already be effectiveIP's result.
-func internalReason(ip netip.Addr) string {
-	switch {
-	case ip.IsLoopback():
-		return "loopback"
-	case ip.IsUnspecified():
-		return "unspecified"
-	case ip.IsPrivate():
-		return "private" // 10/8, 172.16/12, 192.168/16 and ULA fc00::/7
-	case ip.IsLinkLocalUnicast():
-		return "link-local"
-	case ip.IsMulticast():
-		return "multicast"
-	}
-	for _, p := range internalPrefixes {
-		if p.Contains(ip) {
-			return "internal"
-		}
-	}
-	return ""
 }
 
 // controlFunc is the signature of net.Dialer.Control.

@@ -72,6 +72,10 @@ func TestAddressPolicyCheck(t *testing.T) {
 		{"[2002:7f00:1::1]:80", deny, true},  // 6to4 of 127.0.0.1
 		{"[::7f00:1]:80", deny, true},        // IPv4-compatible 127.0.0.1
 		{"[::c0a8:101]:80", deny, true},      // IPv4-compatible 192.168.1.1
+		{"192.0.0.8:80", deny, true},
+		{"198.18.0.1:80", deny, true},
+		{"240.0.0.1:80", deny, true},
+		{"[2002:c612:1::1]:80", deny, true}, // 6to4 of 198.18.0.1
 		{"not-an-ip:80", deny, true},
 		{"8.8.8.8:443", deny, false},
 		{"203.0.113.7:443", deny, false},
