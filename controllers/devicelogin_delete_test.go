@@ -2,7 +2,7 @@ package controllers
 
 // Deletion with revokeOnDelete (issue 10 item 12): the grant is held by a finalizer on the state
 // Secret too, so that revocation is tried even when the whole namespace goes; the events say what
-// really happened, never a revocation that did not. Harness: devicelogin_unit_test.go.
+// really happened, never a revocation that did not. Harness: harness_unit_test.go.
 
 import (
 	"context"
