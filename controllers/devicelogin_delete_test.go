@@ -68,6 +68,8 @@ func (h *uHarness) expectFinalizersGone() {
 	}
 }
 
+// With revokeOnDelete and a revocation endpoint, deletion revokes the refresh and the access token,
+// also when the whole namespace goes and the state Secret is deleted first; then the finalizers go.
 func TestUnitDeleteRevokes(t *testing.T) {
 	t.Run("DeviceLogin deleted", func(t *testing.T) {
 		h, _ := uAuthorized(t, uRevokeOnDelete(uRevocationURL))

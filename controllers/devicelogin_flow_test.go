@@ -24,6 +24,9 @@ import (
 // roundUp is how the controller books a poll: at t rounded up to the second.
 func roundUp(t time.Time) time.Time { return t.Add(time.Second - 1).Truncate(time.Second) }
 
+// The first reconcile asks the provider for a code with the DeviceLogin's scopes, publishes it in
+// status, the Ready message and one UserCodeIssued event, keeps the device code in the state
+// Secret only, and comes back at the poll interval.
 func TestUnitFlowFirstReconcileRequestsCode(t *testing.T) {
 	h := newUHarness(t)
 	var gotCfg oauth.ClientConfig
@@ -101,6 +104,9 @@ func TestUnitFlowFirstReconcileRequestsCode(t *testing.T) {
 	h.assertNoSecretsLeaked()
 }
 
+// An approved code yields the token Secret (as api.md describes it, with each spec option), the
+// refresh token in the state Secret only, Ready=True Authorized, one Authorized event and a
+// refresh booked with jitter before the expiry.
 func TestUnitFlowAuthorized(t *testing.T) {
 	tests := []struct {
 		name          string
@@ -274,6 +280,8 @@ func TestUnitFlowStoresTokensBeforeSubject(t *testing.T) {
 	h.assertNoSecretsLeaked()
 }
 
+// A code that expires (by the provider's expired_token or by the clock) is renewed under Renew;
+// under Stop nothing more happens until the reauthorize annotation changes.
 func TestUnitFlowCodeExpired(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -406,6 +414,8 @@ func TestUnitFlowUnansweredCodesStop(t *testing.T) {
 	uExpectReady(t, dl, metav1.ConditionFalse, ReasonAwaitingApproval)
 }
 
+// access_denied and the provider's permanent errors end the flow: the code is dropped, one Warning
+// event, and nothing is asked or written until the reauthorize annotation changes.
 func TestUnitFlowEnds(t *testing.T) {
 	tests := []struct {
 		code, reason string

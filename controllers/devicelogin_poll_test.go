@@ -17,6 +17,8 @@ import (
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth/oauthtest"
 )
 
+// A reconcile before the booked poll asks and writes nothing; at the booked time one poll, and an
+// authorization_pending answer writes nothing either.
 func TestUnitPollNotBeforeNextPollTime(t *testing.T) {
 	h := newUHarness(t)
 	h.mustReconcile()
@@ -76,6 +78,8 @@ func TestUnitPollCountsFromTheAnswer(t *testing.T) {
 	}
 }
 
+// Each answer to a poll sets the interval in force and the next poll (slow_down, 429 with and
+// without Retry-After, 503), keeps the code, and the interval stays in force for the next poll.
 func TestUnitPollAnswers(t *testing.T) {
 	// The first poll happens at 18:15:06.25, a second after the booked 18:15:05.25.
 	pollAt := uStart.Add(6 * time.Second)

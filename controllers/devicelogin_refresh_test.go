@@ -22,6 +22,9 @@ import (
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth/oauthtest"
 )
 
+// A due refresh rotates the tokens (provider call, then the state Secret, then the token Secret),
+// the refresh annotation refreshes at once, a refused refresh token asks for a new approval while
+// the current token is served, and transient failures back off until the token expires.
 func TestUnitRefresh(t *testing.T) {
 	t.Run("rotated", func(t *testing.T) {
 		h, _ := uAuthorized(t)
@@ -207,6 +210,8 @@ func TestUnitRefresh(t *testing.T) {
 	})
 }
 
+// A rotated refresh token whose state write is refused is kept in memory and written before the
+// next refresh, which sends it: no refresh token the provider issued is lost.
 func TestUnitRefreshRotatedTokenSurvivesRefusedStateWrite(t *testing.T) {
 	h, _ := uAuthorized(t)
 	var got []string

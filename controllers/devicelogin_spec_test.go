@@ -107,6 +107,8 @@ func (h *uHarness) reconcileKey(key types.NamespacedName) (res ctrl.Result, err 
 	}
 }
 
+// A secretTemplate that does not parse or render (or is unbounded) is InvalidSpec: the token
+// Secret is left as it was and the provider is asked nothing.
 func TestUnitSpecInvalidTemplate(t *testing.T) {
 	tests := []struct {
 		name, tmpl, wantMsg string
@@ -148,6 +150,8 @@ func TestUnitSpecInvalidTemplate(t *testing.T) {
 	}
 }
 
+// Changed scopes ask for a new code while the old token is served unchanged and not refreshed; a
+// changed secretTemplate rewrites the token Secret without a new code.
 func TestUnitSpecChanges(t *testing.T) {
 	t.Run("scopes: a new code", func(t *testing.T) {
 		h, _ := uAuthorized(t)
