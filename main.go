@@ -44,7 +44,7 @@ func main() {
 		enableLeaderElection, secureMetrics, enableHTTP2 bool
 		allowMetadataIPs, allowPrivateNamespaced         bool
 		providerTimeout                                  time.Duration
-		maxConcurrentReconciles                          int
+		maxConcurrentReconciles, maxConcurrentPolls      int
 		watchNamespaces                                  watchns.List
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
@@ -64,6 +64,8 @@ func main() {
 		"addresses. Off: only ClusterOAuthProviders, which admins write, may.")
 	flag.DurationVar(&providerTimeout, "provider-timeout", 15*time.Second, "Timeout of each request to a provider.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DeviceLogins reconciled at once.")
+	flag.IntVar(&maxConcurrentPolls, "max-concurrent-polls", controllers.DefaultMaxConcurrentPolls, "Due polls of "+
+		"pending user codes run at once, beside the work queue, so that a poll never waits behind other logins' writes.")
 	flag.Var(&watchNamespaces, "watch-namespaces", "Comma-separated namespaces whose DeviceLogins, "+
 		"OAuthProviders and Secrets the manager watches; empty: every namespace. ClusterOAuthProviders "+
 		"are watched cluster-wide either way.")
@@ -132,6 +134,7 @@ func main() {
 		AllowPrivateNamespacedProviders: allowPrivateNamespaced,
 		Clock:                           clock.RealClock{},
 		MaxConcurrentReconciles:         maxConcurrentReconciles,
+		MaxConcurrentPolls:              maxConcurrentPolls,
 	}); err != nil {
 		setupLog.Error(err, "Unable to set up the controllers")
 		os.Exit(1)

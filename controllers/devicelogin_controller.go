@@ -63,6 +63,11 @@ type DeviceLoginReconciler struct {
 	expect writeExpectations
 	// secrets holds client secrets for clientSecretTTL.
 	secrets clientSecretCache
+	// duePolls runs due polls out of the work queue (see duePolls); nil: polls wait in the queue
+	// like any other reconcile (unit tests drive Reconcile by hand).
+	duePolls *duePolls
+	// locks keeps a due poll and a queued reconcile of the same DeviceLogin apart.
+	locks loginLocks
 }
 
 // +kubebuilder:rbac:groups=auth.devicelogin.dev,resources=devicelogins,verbs=get;list;watch;patch
@@ -110,6 +115,7 @@ func (s *loginScope) pending() bool { return s.state.DeviceCode != "" && s.dl.St
 
 // Reconcile brings one DeviceLogin a step further.
 func (r *DeviceLoginReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	defer r.locks.lock(req.NamespacedName)()
 	// The DeviceLogin and its state Secret come from the cache, so that waiting codes and quiet
 	// tokens cost the API server nothing; right after this controller's own write, before the
 	// cache has seen it, they are read from the API server (see writeExpectations).
@@ -230,6 +236,9 @@ func (r *DeviceLoginReconciler) forgetLogin(key client.ObjectKey) {
 	r.expect.forget(loginKey(key))
 	r.polls.Delete(key.String())
 	r.slowDowns.Delete(key.String())
+	if r.duePolls != nil {
+		r.duePolls.forget(key)
+	}
 }
 
 // reconcileState loads the controller's own Secret (device code, tokens), preferring state that

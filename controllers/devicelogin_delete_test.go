@@ -2,7 +2,7 @@ package controllers
 
 // Deletion with revokeOnDelete (issue 10 item 12): the grant is held by a finalizer on the state
 // Secret too, so that revocation is tried even when the whole namespace goes; the events say what
-// really happened, never a revocation that did not. Harness: devicelogin_unit_test.go.
+// really happened, never a revocation that did not. Harness: harness_unit_test.go.
 
 import (
 	"context"
@@ -68,6 +68,8 @@ func (h *uHarness) expectFinalizersGone() {
 	}
 }
 
+// With revokeOnDelete and a revocation endpoint, deletion revokes the refresh and the access token,
+// also when the whole namespace goes and the state Secret is deleted first; then the finalizers go.
 func TestUnitDeleteRevokes(t *testing.T) {
 	t.Run("DeviceLogin deleted", func(t *testing.T) {
 		h, _ := uAuthorized(t, uRevokeOnDelete(uRevocationURL))

@@ -46,7 +46,7 @@ func (r *DeviceLoginReconciler) reconcileFlow(ctx context.Context, s *loginScope
 			return outcome{wake: expires}, nil
 		}
 		if next := r.nextPoll(s); s.now.Before(next) {
-			return outcome{wake: earliest(next, expires)}, nil
+			return outcome{wake: earliest(r.pollAt(s, next), expires)}, nil
 		}
 		p, err := r.poll(ctx, s)
 		if err != nil {
@@ -275,7 +275,7 @@ func (r *DeviceLoginReconciler) transientFailure(ctx context.Context, s *loginSc
 	st.NextPollTime = mtime(next.Add(time.Second - 1))
 	wake := st.NextPollTime.Time
 	if s.pending() {
-		wake = earliest(wake, r.setNextPoll(s, next))
+		wake = r.setNextPoll(s, next)
 	}
 	log.FromContext(ctx).Info("Provider request failed, will retry", "what", what, "reason", err.Error(),
 		"failures", st.ConsecutiveFailures, "retryAt", timestamp(st.NextPollTime.Time))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -99,10 +100,22 @@ func (r *DeviceLoginReconciler) nextPoll(s *loginScope) time.Time {
 	return next
 }
 
-// setNextPoll books the next poll of the pending code at t, and returns t as the time to wake.
+// setNextPoll books the next poll of the pending code at t (pollAt), and returns when the work
+// queue should wake for it.
 func (r *DeviceLoginReconciler) setNextPoll(s *loginScope, t time.Time) time.Time {
 	r.polls.Store(loginName(s.dl), pollSlot{userCode: s.dl.Status.UserCode, next: t})
-	return t
+	return r.pollAt(s, t)
+}
+
+// pollAt makes the reconcile that polls run at t: on duePolls' own goroutine, out of the work
+// queue, when there is one; else as the queue's next wake. It returns the time the work queue
+// should wake for it: t, or the zero time when duePolls took it.
+func (r *DeviceLoginReconciler) pollAt(s *loginScope, t time.Time) time.Time {
+	if r.duePolls == nil {
+		return t
+	}
+	r.duePolls.book(client.ObjectKeyFromObject(s.dl), t)
+	return time.Time{}
 }
 
 // answeredAt is when the provider's answer arrived: the next poll is counted from then, not from

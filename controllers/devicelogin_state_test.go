@@ -1,8 +1,9 @@
 package controllers
 
-// Writes that fail or race (issue 10): Ready never claims a token Secret that could not be
-// written, and the state Secret is written optimistically, so that a stale reconcile never
-// overwrites newer tokens. Harness: devicelogin_unit_test.go.
+// Tests of the state Secret (devicelogin_state.go): writes that fail or race. Ready never claims a
+// token Secret that could not be written, the state Secret is written optimistically, so that a
+// stale reconcile never overwrites newer tokens, and a refused write at approval loses nothing.
+// Harness: harness_unit_test.go.
 
 import (
 	"context"
@@ -163,5 +164,51 @@ func TestUnitStateOptimisticWrite(t *testing.T) {
 			uCalls(t, h.flow, map[string]int{oauthtest.MethodRefresh: 1})
 			uExpectReady(t, h.dl(), metav1.ConditionTrue, ReasonAuthorized)
 		})
+	}
+}
+
+// A state write refused at approval (the reconcile returns the error) loses neither the tokens nor
+// the schedule: the next reconcile writes the tokens kept in memory, status has tokenExpiresAt,
+// nextRefreshTime and authorizedAt, and once the token is due it is refreshed (or a new code is
+// asked for) instead of the login sitting at Ready=True with nothing scheduled.
+func TestUnitStateWriteRefusedAtApprovalKeepsSchedule(t *testing.T) {
+	h := newUHarness(t)
+	h.mustReconcile()
+	h.flow.PollTokenFn = func(context.Context, oauth.ClientConfig, string) (*oauth.Token, error) { return uToken(1, uLife), nil }
+	h.stepTo(h.nextPollAt())
+	issued := h.clock.Now()
+	h.setRefuse(refuseState)
+	if _, err := h.reconcile(); err == nil {
+		t.Fatal("Reconcile succeeded although the tokens could not be stored")
+	}
+	h.setRefuse(nil)
+	h.flow.PollTokenFn = func(context.Context, oauth.ClientConfig, string) (*oauth.Token, error) {
+		return nil, errors.New("unexpected poll")
+	}
+	h.flow.RefreshFn = func(context.Context, oauth.ClientConfig, string) (*oauth.Token, error) { return uToken(2, uLife), nil }
+	h.clock.Step(time.Second)
+	res := h.mustReconcile()
+
+	if got := string(h.mustSecret(uStateName).Data[KeyRefreshToken]); got != "REFRESH-TOKEN-1" {
+		t.Fatalf("state refresh_token = %q: the tokens from the approval were lost", got)
+	}
+	if got := string(h.mustSecret(uName).Data[KeyAccessToken]); got != "ACCESS-TOKEN-1" {
+		t.Fatalf("token Secret access_token = %q", got)
+	}
+	dl := h.dl()
+	uExpectReady(t, dl, metav1.ConditionTrue, ReasonAuthorized)
+	if dl.Status.TokenExpiresAt == nil || dl.Status.NextRefreshTime == nil || dl.Status.AuthorizedAt == nil {
+		t.Errorf("after a refused state write at approval, the tokens are stored from memory but status has "+
+			"tokenExpiresAt %v, nextRefreshTime %v, authorizedAt %v: the token would never be refreshed (RequeueAfter %s)",
+			dl.Status.TokenExpiresAt, dl.Status.NextRefreshTime, dl.Status.AuthorizedAt, res.RequeueAfter)
+	}
+	// Past the expiry, the token is refreshed or a new code is asked for.
+	h.stepTo(issued.Add(uLife + time.Minute))
+	res = h.mustReconcile()
+	h.mustReconcile()
+	if h.flow.Calls(oauthtest.MethodRefresh) == 0 && h.flow.Calls(oauthtest.MethodRequestDeviceCode) == 1 {
+		c := uReady(t, h.dl())
+		t.Errorf("the token expired and the DeviceLogin is stuck at Ready=%s/%s with no refresh, no new code and RequeueAfter %s",
+			c.Status, c.Reason, res.RequeueAfter)
 	}
 }

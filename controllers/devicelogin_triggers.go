@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -98,4 +99,7 @@ func (r *DeviceLoginReconciler) checkBinding(ctx context.Context, s *loginScope)
 func (r *DeviceLoginReconciler) dropCode(s *loginScope) {
 	s.state.DeviceCode, s.state.DeviceGrant, s.state.DeviceBinding = "", "", ""
 	clearPendingCode(&s.dl.Status)
+	if r.duePolls != nil {
+		r.duePolls.forget(client.ObjectKeyFromObject(s.dl))
+	}
 }

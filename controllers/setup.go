@@ -17,12 +17,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
+
+// DefaultMaxConcurrentPolls is how many due polls run out of the work queue at once by default:
+// each is one provider request, plus the writes that store the tokens after an approval.
+const DefaultMaxConcurrentPolls = 64
 
 // providerRefIndex indexes DeviceLogins by "<kind>/<name>" of the provider they use.
 const providerRefIndex = "spec.providerRef"
@@ -47,6 +52,9 @@ type Options struct {
 	Clock clock.PassiveClock
 	// MaxConcurrentReconciles of the DeviceLogin controller.
 	MaxConcurrentReconciles int
+	// MaxConcurrentPolls bounds the due polls that run out of the work queue at once (duePolls);
+	// 0 means DefaultMaxConcurrentPolls.
+	MaxConcurrentPolls int
 	// DiscoveryInterval is how often providers' discovery documents are fetched again (1h).
 	DiscoveryInterval time.Duration
 }
@@ -94,12 +102,22 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		Clock: o.Clock, Recorder: mgr.GetEventRecorder("devicelogin-controller"),
 		ClusterResourceNamespace: o.ClusterResourceNamespace,
 	}
+	if o.MaxConcurrentPolls == 0 {
+		o.MaxConcurrentPolls = DefaultMaxConcurrentPolls
+	}
+	r.duePolls = newDuePolls(r.Reconcile, o.Clock,
+		mgr.GetLogger().WithValues("controller", "devicelogin", "controllerGroup", authv1alpha1.GroupVersion.Group,
+			"controllerKind", "DeviceLogin", "trigger", "poll"), o.MaxConcurrentPolls)
+	if err := mgr.Add(manager.RunnableFunc(r.duePolls.Drain)); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("devicelogin").
 		For(&authv1alpha1.DeviceLogin{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))).
 		Owns(&corev1.Secret{}).
 		Watches(&authv1alpha1.OAuthProvider{}, handler.EnqueueRequestsFromMapFunc(r.loginsForProvider(authv1alpha1.OAuthProviderKind))).
 		Watches(&authv1alpha1.ClusterOAuthProvider{}, handler.EnqueueRequestsFromMapFunc(r.loginsForProvider(authv1alpha1.ClusterOAuthProviderKind))).
+		WatchesRawSource(r.duePolls).
 		WithOptions(controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}).
 		Complete(r)
 }

@@ -1,5 +1,8 @@
 package controllers
 
+// Tests of the token Secret step (devicelogin_tokensecret.go): a Secret of the target name that the
+// DeviceLogin does not own is never overwritten. Harness: harness_unit_test.go.
+
 import (
 	"strings"
 	"testing"
@@ -20,7 +23,7 @@ func foreignSecret(name string) *corev1.Secret {
 
 // A Secret of the target name that the DeviceLogin does not own blocks the flow before a user
 // code is requested: nobody approves a token that cannot be delivered. Issue 10 item 1.
-func TestUnitSecretConflictBeforeTheCode(t *testing.T) {
+func TestUnitTokenSecretConflictBeforeTheCode(t *testing.T) {
 	h := newUHarness(t, func(s *uSetup) { s.objects = append(s.objects, foreignSecret(uName)) })
 	before := h.mustSecret(uName)
 
@@ -66,7 +69,7 @@ func TestUnitSecretConflictBeforeTheCode(t *testing.T) {
 
 // A foreign Secret that appears after the approval (ours was deleted and someone took the name)
 // is never overwritten, and the tokens are kept for when the conflict is resolved.
-func TestUnitSecretConflictAfterApproval(t *testing.T) {
+func TestUnitTokenSecretConflictAfterApproval(t *testing.T) {
 	h := newUHarness(t)
 	h.authorize(uToken(1, uLife))
 	uExpectReady(t, h.dl(), metav1.ConditionTrue, ReasonAuthorized)
