@@ -198,7 +198,8 @@ func (l *loginLocks) lock(key types.NamespacedName) (unlock func()) {
 	return func() {
 		k.Unlock()
 		l.mu.Lock()
-		if k.users--; k.users == 0 {
+		k.users--
+		if k.users == 0 {
 			delete(l.locks, key)
 		}
 		l.mu.Unlock()
