@@ -234,6 +234,8 @@ func secretKey(key client.ObjectKey) string { return "Secret/" + key.String() }
 // forgetLogin drops what this controller remembers of a DeviceLogin that is gone.
 func (r *DeviceLoginReconciler) forgetLogin(key client.ObjectKey) {
 	r.expect.forget(loginKey(key))
+	gone := &authv1alpha1.DeviceLogin{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	r.expect.forget(secretKey(client.ObjectKey{Namespace: key.Namespace, Name: stateSecretName(gone)}))
 	r.polls.Delete(key.String())
 	r.slowDowns.Delete(key.String())
 	if r.duePolls != nil {

@@ -84,16 +84,23 @@ func (r *DeviceLoginReconciler) reconcileDelete(ctx context.Context, dl *authv1a
 		log.FromContext(ctx).Info("Tokens not revoked", "reason", rev.skipped)
 		r.event(dl, corev1.EventTypeNormal, EventRevocationSkipped, "Delete", "Did not revoke anything: %s", rev.skipped)
 	}
+	// Until the cache sees the finalizers go, a reconcile must read the API server, or it would
+	// revoke (and say so) a second time.
 	if held {
 		patch := client.MergeFrom(stateSecret.DeepCopy())
 		controllerutil.RemoveFinalizer(stateSecret, RevokeFinalizer)
 		if err := client.IgnoreNotFound(r.Patch(ctx, stateSecret, patch)); err != nil {
 			return ctrl.Result{}, err
 		}
+		r.expect.wrote(secretKey(client.ObjectKeyFromObject(stateSecret)), stateSecret.ResourceVersion, r.Clock.Now())
 	}
 	patch := client.MergeFrom(dl.DeepCopy())
 	controllerutil.RemoveFinalizer(dl, RevokeFinalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, dl, patch))
+	if err := r.Patch(ctx, dl, patch); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	r.expect.wrote(loginKey(client.ObjectKeyFromObject(dl)), dl.ResourceVersion, r.Clock.Now())
+	return ctrl.Result{}, nil
 }
 
 // revokeOutcome says what a revocation did: revoked, or why nothing was sent.

@@ -6,12 +6,15 @@ package controllers
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -174,5 +177,51 @@ func TestUnitDeleteWithoutRevokeOnDelete(t *testing.T) {
 	uCalls(t, h.flow, map[string]int{oauthtest.MethodRevoke: 0})
 	if ev := h.allEvents(); len(ev) != 0 {
 		t.Errorf("events %q", ev)
+	}
+}
+
+// staleCache serves the objects it holds instead of the client's: a cache that has not yet seen
+// the controller's last writes.
+type staleCache struct {
+	client.Client
+	objs []client.Object
+}
+
+func (c staleCache) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	for _, o := range c.objs {
+		if client.ObjectKeyFromObject(o) != key || reflect.TypeOf(o) != reflect.TypeOf(obj) {
+			continue
+		}
+		switch want := obj.(type) {
+		case *authv1alpha1.DeviceLogin:
+			o.(*authv1alpha1.DeviceLogin).DeepCopyInto(want)
+		case *corev1.Secret:
+			o.(*corev1.Secret).DeepCopyInto(want)
+		}
+		return nil
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+// A reconcile from a cache that still shows the DeviceLogin with its finalizer, after the
+// controller removed it, does not revoke (and announce it) a second time.
+func TestUnitDeleteRevokesOnceFromAStaleCache(t *testing.T) {
+	h, _ := uAuthorized(t, uRevokeOnDelete(uRevocationURL))
+	revoked := h.recordRevocations()
+	h.deleteDL()
+	stale := []client.Object{h.dl(), h.mustSecret(uStateName)}
+	h.mustReconcile()
+	h.expectFinalizersGone()
+	if len(*revoked) != 2 {
+		t.Fatalf("revocations = %q, want the refresh and the access token", *revoked)
+	}
+
+	h.r.Client = staleCache{Client: h.r.Client, objs: stale}
+	h.mustReconcile()
+	if len(*revoked) != 2 {
+		t.Errorf("revocations = %q: revoked again from a stale cache", *revoked)
+	}
+	if ev := h.eventsWith(EventRevoked); len(ev) != 1 {
+		t.Errorf("events = %q, want one Revoked", h.allEvents())
 	}
 }
