@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,7 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/providersim"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/testidp"
+	"github.com/devicelogin-dev/devicelogin-operator/test/e2e/framework"
 )
 
 // Every provider and client secret the specs use, for the leak scan at the end.
@@ -119,6 +122,15 @@ func eventReasons(ctx context.Context, dl *authv1alpha1.DeviceLogin) []string {
 	return out
 }
 
+// eventCount is how many times an event with that reason happened to dl: the events API merges
+// repeats into one object with a count, so counting objects proves nothing (framework.Occurrences).
+func eventCount(ctx context.Context, dl *authv1alpha1.DeviceLogin, reason string) int {
+	evs, err := framework.EventsFor(ctx, k8s, dl.Namespace, "DeviceLogin", dl.Name)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return framework.Occurrences(evs, reason)
+}
+
+// eventNotes lists the messages of the events with that reason about dl.
 func eventNotes(ctx context.Context, dl *authv1alpha1.DeviceLogin, reason string) []string {
 	var list corev1.EventList
 	ExpectWithOffset(1, k8s.List(ctx, &list, client.InNamespace(dl.Namespace))).To(Succeed())
@@ -271,7 +283,8 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 		first := waitForCode(ctx, dl)
 		Eventually(func() string { return getLogin(ctx, dl).Status.UserCode }, 10*time.Second, 100*time.Millisecond).
 			ShouldNot(Or(Equal(first), BeEmpty()))
-		Eventually(func() []string { return eventReasons(ctx, dl) }).Should(ContainElements(ReasonCodeExpired, EventUserCodeIssued))
+		Eventually(func() []string { return eventReasons(ctx, dl) }).Should(ContainElement(ReasonCodeExpired))
+		Eventually(func() int { return eventCount(ctx, dl, EventUserCodeIssued) }).Should(BeNumerically(">=", 2), "a code, then a fresh one")
 		Expect(readyReason(ctx, dl)).To(Equal("False/AwaitingApproval"))
 	})
 
@@ -419,46 +432,112 @@ var _ = Describe("DeviceLogin", Ordered, func() {
 	})
 })
 
-// scanForLeaks searches the manager's logs (at the highest verbosity), every event and every
-// DeviceLogin's status for every token, refresh token and device code the test providers issued
-// and every client secret the specs used. It runs after all specs, whatever their order.
+// leakScanMinimums is how many values of each kind a full run of the suite issues at least (a
+// full run issues several times as many): a scan of an empty or shrunken list cannot pass.
+var leakScanMinimums = map[string]int{
+	"access tokens": 20, "refresh tokens": 15, "ID tokens": 15, "device codes": 30, "client secrets": 2,
+}
+
+// issuedValues collects, by kind, every value the suite's providers issued (the strict test
+// providers and the Presets specs' simulations) and every client secret the specs used.
+func issuedValues() map[string][]string {
+	idpsMu.Lock()
+	sims := make([]*providersim.Server, 0, len(idps)+len(presetSims))
+	for _, s := range idps {
+		sims = append(sims, s.Server)
+	}
+	idpsMu.Unlock()
+	sims = append(sims, presetSims...)
+	kinds := map[string][]string{"client secrets": slices.Clone(clientSecrets)}
+	for _, s := range sims {
+		kinds["access tokens"] = append(kinds["access tokens"], s.AccessTokens()...)
+		kinds["refresh tokens"] = append(kinds["refresh tokens"], s.RefreshTokens()...)
+		kinds["ID tokens"] = append(kinds["ID tokens"], s.IDTokens()...)
+		kinds["device codes"] = append(kinds["device codes"], s.DeviceCodes()...)
+		if c := s.ClientSecret(); c != "" {
+			kinds["client secrets"] = append(kinds["client secrets"], c)
+		}
+	}
+	for k, v := range kinds {
+		slices.Sort(v)
+		kinds[k] = slices.Compact(v)
+	}
+	return kinds
+}
+
+// fullRun says whether every spec of the suite was selected to run.
+func fullRun() bool {
+	c, _ := GinkgoConfiguration()
+	return len(c.FocusStrings)+len(c.SkipStrings)+len(c.FocusFiles)+len(c.SkipFiles) == 0 && c.LabelFilter == ""
+}
+
+// scanForLeaks searches the manager's logs (at the highest verbosity), every event, every
+// DeviceLogin, OAuthProvider and ClusterOAuthProvider, and every Secret that is not the operator's
+// own for every access, refresh and ID token and device code the test providers issued and every
+// client secret the specs used. It runs after all specs, whatever their order; on a full run it
+// first checks that there is something to search for: leakScanMinimums values of each kind.
 func scanForLeaks() {
 	ctx := context.Background()
-	idpsMu.Lock()
-	defer idpsMu.Unlock()
-	var secrets []string
-	for _, s := range idps {
-		secrets = append(secrets, s.AccessTokens()...)
-		secrets = append(secrets, s.RefreshTokens()...)
-		secrets = append(secrets, s.DeviceCodes()...)
+	kinds := issuedValues()
+	total := 0
+	for kind, values := range kinds {
+		total += len(values)
+		GinkgoWriter.Printf("MEASURE leak scan: %d %s\n", len(values), kind)
 	}
-	secrets = append(secrets, clientSecrets...)
-	if len(idps) == 0 {
-		return // no spec that talks to a provider ran (a focused run)
+	if fullRun() {
+		for kind, least := range leakScanMinimums {
+			Expect(len(kinds[kind])).To(BeNumerically(">=", least), "the specs issued too few %s for the leak scan to mean anything", kind)
+		}
+	} else if total == 0 {
+		return // a focused run of specs that talk to no provider
 	}
 
 	var events corev1.EventList
 	Expect(k8s.List(ctx, &events)).To(Succeed())
 	var logins authv1alpha1.DeviceLoginList
 	Expect(k8s.List(ctx, &logins)).To(Succeed())
-	eventsJSON, _ := json.Marshal(events.Items)
-	statusJSON, _ := json.Marshal(logins.Items)
+	var providers authv1alpha1.OAuthProviderList
+	Expect(k8s.List(ctx, &providers)).To(Succeed())
+	var clusterProviders authv1alpha1.ClusterOAuthProviderList
+	Expect(k8s.List(ctx, &clusterProviders)).To(Succeed())
+	var secrets corev1.SecretList
+	Expect(k8s.List(ctx, &secrets)).To(Succeed())
+	// The operator's own Secrets hold tokens on purpose, and the specs' client-secret Secrets hold
+	// client secrets: other Secrets hold nothing issued.
+	var foreign []corev1.Secret
+	for _, sec := range secrets.Items {
+		if _, ours := sec.Labels[authv1alpha1.DeviceLoginLabel]; !ours {
+			foreign = append(foreign, sec)
+		}
+	}
 	logs := mgrLogs.String()
 	Expect(logs).To(ContainSubstring("User code issued"), "the log buffer holds the manager's logs")
 	// Secrets travel base64-encoded in API bodies, and client-go dumps binary bodies as hex: search
 	// for every encoding, in the text and in whatever hex dumps the logs hold.
 	logs += "\n" + string(undumpHex(logs))
+	texts := map[string]string{"logs": logs}
+	for where, v := range map[string]any{"events": events.Items, "DeviceLogins": logins.Items,
+		"OAuthProviders": providers.Items, "ClusterOAuthProviders": clusterProviders.Items, "Secrets": foreign} {
+		b, err := json.Marshal(v)
+		Expect(err).NotTo(HaveOccurred())
+		texts[where] = string(b)
+	}
 	found := 0
-	for _, v := range secrets {
-		for where, text := range map[string]string{"logs": logs, "events": string(eventsJSON), "status": string(statusJSON)} {
-			if containsAnyEncoding(text, v) {
-				found++
-				GinkgoWriter.Printf("LEAK: a secret value of length %d appears in %s\n", len(v), where)
+	for kind, values := range kinds {
+		for _, v := range values {
+			for where, text := range texts {
+				if where == "Secrets" && kind == "client secrets" {
+					continue
+				}
+				if containsAnyEncoding(text, v) {
+					found++
+					GinkgoWriter.Printf("LEAK: one of the %s (length %d) appears in %s\n", kind, len(v), where)
+				}
 			}
 		}
 	}
-	GinkgoWriter.Printf("MEASURE leak scan: %d secret values, %d log bytes, %d events, %d DeviceLogins; %d found\n",
-		len(secrets), len(logs), len(events.Items), len(logins.Items), found)
+	GinkgoWriter.Printf("MEASURE leak scan: %d secret values, %d log bytes, %d events, %d DeviceLogins, %d providers, %d foreign Secrets; %d found\n",
+		total, len(logs), len(events.Items), len(logins.Items), len(providers.Items)+len(clusterProviders.Items), len(foreign), found)
 	Expect(found).To(BeZero())
 }
 
