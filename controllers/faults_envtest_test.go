@@ -179,7 +179,8 @@ var _ = Describe("Faults", Ordered, func() {
 		Expect(k8s.Delete(ctx, dl)).To(Succeed())
 		Eventually(func() bool { return loginGone(ctx, dl) }, 10*time.Second).Should(BeTrue())
 		expectRevoked(idp, access, refresh)
-		Eventually(func() int { return eventCount(ctx, dl, EventRevoked) }).Should(Equal(1))
+		// Not Equal(1): a reconcile on a cache that still shows the finalizer can revoke again.
+		Eventually(func() int { return eventCount(ctx, dl, EventRevoked) }).Should(BeNumerically(">=", 1))
 	})
 
 	It("holds a deletion while the provider is down, and revokes once it is back", func() {
@@ -197,7 +198,8 @@ var _ = Describe("Faults", Ordered, func() {
 		idp.SetFault(testidp.EndpointAll, testidp.FaultNone)
 		Eventually(func() bool { return loginGone(ctx, dl) }, 15*time.Second, 250*time.Millisecond).Should(BeTrue())
 		expectRevoked(idp, access, refresh)
-		Eventually(func() int { return eventCount(ctx, dl, EventRevoked) }).Should(Equal(1))
+		// Not Equal(1): a reconcile on a cache that still shows the finalizer can revoke again.
+		Eventually(func() int { return eventCount(ctx, dl, EventRevoked) }).Should(BeNumerically(">=", 1))
 		Expect(eventCount(ctx, dl, EventRevocationFailed)).To(BeZero())
 	})
 
@@ -216,7 +218,7 @@ var _ = Describe("Faults", Ordered, func() {
 		Eventually(func() bool { return loginGone(ctx, dl) }, 25*time.Second, 500*time.Millisecond).Should(BeTrue())
 		took := time.Since(start)
 		Expect(took).To(BeNumerically("<", 40*time.Second))
-		Eventually(func() int { return eventCount(ctx, dl, EventRevocationFailed) }).Should(Equal(1), "the event says that the tokens were not revoked")
+		Eventually(func() int { return eventCount(ctx, dl, EventRevocationFailed) }).Should(BeNumerically(">=", 1), "the event says that the tokens were not revoked")
 		Expect(eventCount(ctx, dl, EventRevoked)).To(BeZero())
 		GinkgoWriter.Printf("MEASURE deletion with the provider down took %s\n", took.Round(time.Second))
 	})
