@@ -21,10 +21,13 @@ import (
 	"github.com/devicelogin-dev/devicelogin-operator/internal/providersim"
 )
 
-// leakScanMinimums is how many values of each kind a full run of the suite issues at least (a
-// full run issues several times as many): a scan of an empty or shrunken list cannot pass.
+// leakScanMinimums is how many values of each kind a full run of the suite issues at least, so
+// that a scan of an empty or shrunken list cannot pass. Device codes and client secrets are
+// fixed by the specs (85 and 4 in every measured run); tokens vary with how many refreshes the
+// short-lived ones get in while the suite runs (45 to 84 access, 40 to 79 refresh and 32 to 70 ID
+// tokens in three runs), so their floors sit well below the least of those.
 var leakScanMinimums = map[string]int{
-	"access tokens": 40, "refresh tokens": 35, "ID tokens": 30, "device codes": 40, "client secrets": 3,
+	"access tokens": 25, "refresh tokens": 20, "ID tokens": 15, "device codes": 60, "client secrets": 3,
 }
 
 // issuedValues collects, by kind, every value the suite's providers issued (the strict test
