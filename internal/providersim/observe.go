@@ -181,12 +181,15 @@ func (s *Server) RefreshTokens() []string { return s.list(&s.issued.refresh) }
 // IDTokens lists every ID token issued, in order.
 func (s *Server) IDTokens() []string { return s.list(&s.issued.idTokens) }
 
+// ClientSecret is the client secret the provider expects, "" for a public client.
+func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
+
 // Secrets lists every device code, access, refresh and ID token issued, and the client secret,
 // for scans that must not find them in logs, events or status.
 func (s *Server) Secrets() []string {
 	out := slices.Concat(s.DeviceCodes(), s.AccessTokens(), s.RefreshTokens(), s.IDTokens())
-	if s.opts.ClientSecret != "" {
-		out = append(out, s.opts.ClientSecret)
+	if c := s.ClientSecret(); c != "" {
+		out = append(out, c)
 	}
 	return out
 }

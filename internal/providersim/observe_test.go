@@ -71,6 +71,9 @@ func TestSecretsListsEveryKind(t *testing.T) {
 			t.Errorf("Secrets lacks a value of length %d", len(v))
 		}
 	}
+	if got := s.ClientSecret(); got != "gl-secret" {
+		t.Errorf("ClientSecret has length %d", len(got))
+	}
 	if ids := s.IDTokens(); len(ids) != 1 || ids[0] != tok.IDToken {
 		t.Errorf("IDTokens %d", len(ids))
 	}

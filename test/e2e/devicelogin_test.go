@@ -74,6 +74,15 @@ func events(ctx context.Context, name, reason string) []corev1.Event {
 	return framework.EventsWithReason(all, reason)
 }
 
+// occurrences is how many times events with that reason happened to the DeviceLogin name (the
+// events API merges repeats into one object with a count: framework.Occurrences).
+func occurrences(ctx context.Context, name, reason string) int {
+	GinkgoHelper()
+	all, err := framework.EventsFor(ctx, k8s, testNS, "DeviceLogin", name)
+	Expect(err).NotTo(HaveOccurred())
+	return framework.Occurrences(all, reason)
+}
+
 func eventMessages(evs []corev1.Event) []string {
 	var out []string
 	for _, e := range evs {
@@ -226,9 +235,11 @@ var _ = Describe("A DeviceLogin against Dex", Ordered, ContinueOnFailure, func()
 		Expect(framework.ApproveDex(ctx, issued.Status.VerificationURI, issued.Status.UserCode, framework.DexLogin, framework.DexPassword)).To(Succeed())
 		approvedAt := time.Now()
 		secret := waitForTokenSecret(ctx, mainLogin, 60*time.Second)
-		latency := time.Since(approvedAt)
+		deliveredAt := time.Now()
+		latency := deliveredAt.Sub(approvedAt)
 		AddReportEntry("approval-to-Secret latency", latency.Round(time.Millisecond).String())
 		fmt.Fprintf(GinkgoWriter, "Approval to token Secret: %s (the operator polls every %d s)\n", latency.Round(time.Millisecond), issued.Status.PollInterval)
+		expectFirstPollAfter(ctx, issued, approvedAt, deliveredAt)
 
 		approvedAccess = string(secret.Data["access_token"])
 		Expect(approvedAccess).NotTo(BeEmpty(), "the token Secret has an access token")
@@ -325,7 +336,7 @@ var _ = Describe("A DeviceLogin against Dex", Ordered, ContinueOnFailure, func()
 
 		Expect(framework.ApproveDex(ctx, before.Status.VerificationURI, before.Status.UserCode, framework.DexLogin, framework.DexPassword)).To(Succeed())
 		waitForTokenSecret(ctx, restartLogin, 60*time.Second)
-		Expect(events(ctx, restartLogin, "UserCodeIssued")).To(HaveLen(1), "one code, one UserCodeIssued event, across the restart")
+		Expect(occurrences(ctx, restartLogin, "UserCodeIssued")).To(Equal(1), "one code, one UserCodeIssued event, across the restart")
 	})
 
 	It("ends a code nobody approves in CodeExpired and, with codeExpiryPolicy Renew, issues a fresh one that works", func() {
@@ -334,7 +345,7 @@ var _ = Describe("A DeviceLogin against Dex", Ordered, ContinueOnFailure, func()
 			ShouldNot(BeEmpty(), "a CodeExpired event after the %s code lifetime", shortCodeLifetime)
 		renewed := waitForCode(ctx, expiringLogin, 60*time.Second, expiringFirstCode)
 		fmt.Fprintf(GinkgoWriter, "The expired code was replaced by a fresh one (%s)\n", readyText(renewed))
-		Expect(len(events(ctx, expiringLogin, "UserCodeIssued"))).To(BeNumerically(">=", 2))
+		Expect(occurrences(ctx, expiringLogin, "UserCodeIssued")).To(BeNumerically(">=", 2), "the expired code, then the fresh one")
 		stateSecret(ctx, expiringLogin)
 
 		approveFresh(ctx, expiringLogin, 8*time.Second)
@@ -345,6 +356,7 @@ var _ = Describe("A DeviceLogin against Dex", Ordered, ContinueOnFailure, func()
 		for _, name := range []string{mainLogin, restartLogin, expiringLogin} {
 			stateSecret(ctx, name)
 		}
+		Expect(seen.count("/access_token")).To(BeNumerically(">=", 4), "access tokens seen: three approvals and a refresh")
 		Expect(seen.count("/device_code")).To(BeNumerically(">=", 3), "device codes seen")
 		Expect(seen.count("/refresh_token")).To(BeNumerically(">=", 2), "refresh tokens seen")
 		Expect(seen.count("/id_token")).To(BeNumerically(">=", 2), "ID tokens seen")
