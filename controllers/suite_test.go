@@ -49,6 +49,16 @@ var (
 // clusterNS holds ClusterOAuthProviders' client secrets in the suite.
 const clusterNS = "devicelogin-system"
 
+// The logger is set when the test binary starts, not in BeforeSuite: controller-runtime replaces
+// a logger that is still unset 30 s after its first use with one that drops everything, and the
+// unit tests that run before the suite can take that long on a busy machine. Every log line at the
+// highest verbosity a flag can ask for goes to the buffer that the leak scan searches, through the
+// same cap main.go puts on the manager's logger.
+func init() {
+	logf.SetLogger(logsafe.Cap(zap.New(zap.WriteTo(&teeWriter{GinkgoWriter, mgrLogs}), zap.UseDevMode(true),
+		zap.Level(zapcore.Level(-10))), logsafe.MaxVerbosity))
+}
+
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Controllers Suite")
@@ -58,12 +68,6 @@ var _ = BeforeSuite(func() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(authv1alpha1.AddToScheme(scheme))
 	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
-
-	// Every log line at the highest verbosity goes to the buffer that the leak test searches.
-	// Every log line at the highest verbosity a flag can ask for goes to the buffer that the leak
-	// scan searches, through the same cap main.go puts on the manager's logger.
-	logf.SetLogger(logsafe.Cap(zap.New(zap.WriteTo(&teeWriter{GinkgoWriter, mgrLogs}), zap.UseDevMode(true),
-		zap.Level(zapcore.Level(-10))), logsafe.MaxVerbosity))
 
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
