@@ -66,6 +66,10 @@ type DeviceLoginReconciler struct {
 	// duePolls runs due polls out of the work queue (see duePolls); nil: polls wait in the queue
 	// like any other reconcile (unit tests drive Reconcile by hand).
 	duePolls *duePolls
+	// deleted holds, per DeviceLogin (client.ObjectKey), the UID of one whose deletion this
+	// controller finished (revoked, finalizers removed), so that a reconcile from a cache that still
+	// shows the finalizer neither revokes nor announces it twice.
+	deleted sync.Map
 	// locks keeps a due poll and a queued reconcile of the same DeviceLogin apart.
 	locks loginLocks
 }
@@ -234,8 +238,7 @@ func secretKey(key client.ObjectKey) string { return "Secret/" + key.String() }
 // forgetLogin drops what this controller remembers of a DeviceLogin that is gone.
 func (r *DeviceLoginReconciler) forgetLogin(key client.ObjectKey) {
 	r.expect.forget(loginKey(key))
-	gone := &authv1alpha1.DeviceLogin{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-	r.expect.forget(secretKey(client.ObjectKey{Namespace: key.Namespace, Name: stateSecretName(gone)}))
+	r.deleted.Delete(key)
 	r.polls.Delete(key.String())
 	r.slowDowns.Delete(key.String())
 	if r.duePolls != nil {

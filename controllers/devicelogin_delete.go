@@ -54,6 +54,10 @@ func (r *DeviceLoginReconciler) reconcileFinalizer(ctx context.Context, dl *auth
 // of failures the finalizers go anyway, so a dead provider never blocks a deletion for long. The
 // event says what really happened: revoked, nothing to revoke, or not revoked and why.
 func (r *DeviceLoginReconciler) reconcileDelete(ctx context.Context, dl *authv1alpha1.DeviceLogin) (ctrl.Result, error) {
+	if uid, ok := r.deleted.Load(client.ObjectKeyFromObject(dl)); ok && uid == dl.UID {
+		// Done already: the cache has not yet seen the finalizers go.
+		return ctrl.Result{}, nil
+	}
 	stateSecret, st, err := r.loadState(ctx, dl)
 	var conflict *conflictError
 	switch {
@@ -84,22 +88,19 @@ func (r *DeviceLoginReconciler) reconcileDelete(ctx context.Context, dl *authv1a
 		log.FromContext(ctx).Info("Tokens not revoked", "reason", rev.skipped)
 		r.event(dl, corev1.EventTypeNormal, EventRevocationSkipped, "Delete", "Did not revoke anything: %s", rev.skipped)
 	}
-	// Until the cache sees the finalizers go, a reconcile must read the API server, or it would
-	// revoke (and say so) a second time.
 	if held {
 		patch := client.MergeFrom(stateSecret.DeepCopy())
 		controllerutil.RemoveFinalizer(stateSecret, RevokeFinalizer)
 		if err := client.IgnoreNotFound(r.Patch(ctx, stateSecret, patch)); err != nil {
 			return ctrl.Result{}, err
 		}
-		r.expect.wrote(secretKey(client.ObjectKeyFromObject(stateSecret)), stateSecret.ResourceVersion, r.Clock.Now())
 	}
 	patch := client.MergeFrom(dl.DeepCopy())
 	controllerutil.RemoveFinalizer(dl, RevokeFinalizer)
 	if err := r.Patch(ctx, dl, patch); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	r.expect.wrote(loginKey(client.ObjectKeyFromObject(dl)), dl.ResourceVersion, r.Clock.Now())
+	r.deleted.Store(client.ObjectKeyFromObject(dl), dl.UID)
 	return ctrl.Result{}, nil
 }
 
