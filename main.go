@@ -9,14 +9,11 @@ import (
 	"os"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -40,16 +37,18 @@ func init() {
 
 func main() {
 	var (
-		metricsAddr, probeAddr, clusterResourceNamespace string
-		enableLeaderElection, secureMetrics, enableHTTP2 bool
-		allowMetadataIPs, allowPrivateNamespaced         bool
-		providerTimeout                                  time.Duration
-		maxConcurrentReconciles                          int
-		watchNamespaces                                  watchns.List
+		metricsAddr, probeAddr, pprofAddr, clusterResourceNamespace string
+		enableLeaderElection, secureMetrics, enableHTTP2            bool
+		allowMetadataIPs, allowPrivateNamespaced                    bool
+		providerTimeout                                             time.Duration
+		maxConcurrentReconciles                                     int
+		watchNamespaces                                             watchns.List
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"e.g. :8443 for HTTPS or :8080 for HTTP; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "The address the pprof endpoint (/debug/pprof/) binds to, "+
+		"e.g. 127.0.0.1:6060; empty disables it. It has no authentication: bind it to loopback only.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Enable leader election, so that only one "+
 		"manager talks to providers when several run.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
@@ -97,15 +96,15 @@ func main() {
 		Scheme:                  scheme,
 		Metrics:                 metricsOptions,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "devicelogin-operator.auth.devicelogin.dev",
 		LeaderElectionNamespace: leaderElectionNamespace(os.Getenv("POD_NAMESPACE"), clusterResourceNamespace),
 		// Only the Secrets the operator owns are cached (and watched), and only those a DeviceLogin
 		// controls keep their data in the cache. Client secrets are read through the API reader.
 		// With --watch-namespaces, namespaced kinds are cached only in the listed namespaces.
-		Cache: cache.Options{DefaultNamespaces: watchNamespaces.DefaultNamespaces(), ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: controllers.SecretCacheOptions(),
-		}},
+		// Managed fields and kubectl's last-applied copy are trimmed from every cached object.
+		Cache: controllers.CacheOptions(watchNamespaces.DefaultNamespaces()),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
