@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,6 +41,7 @@ func main() {
 		enableLeaderElection, secureMetrics, enableHTTP2            bool
 		allowMetadataIPs, allowPrivateNamespaced                    bool
 		providerTimeout                                             time.Duration
+		memoryLimitRatio                                            float64
 		maxConcurrentReconciles                                     int
 		watchNamespaces                                             watchns.List
 	)
@@ -62,6 +64,9 @@ func main() {
 		"addresses. Off: only ClusterOAuthProviders, which admins write, may.")
 	flag.DurationVar(&providerTimeout, "provider-timeout", 15*time.Second, "Timeout of each request to a provider.")
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DeviceLogins reconciled at once.")
+	flag.Float64Var(&memoryLimitRatio, "memory-limit-ratio", 0.9, "Fraction of the container's memory limit "+
+		"(the MEMORY_LIMIT environment variable, bytes, which the manifests set from limits.memory) given to the Go "+
+		"runtime as its soft memory limit, unless GOMEMLIMIT is set; 0 leaves the runtime's default.")
 	flag.Var(&watchNamespaces, "watch-namespaces", "Comma-separated namespaces whose DeviceLogins, "+
 		"OAuthProviders and Secrets the manager watches; empty: every namespace. ClusterOAuthProviders "+
 		"are watched cluster-wide either way.")
@@ -72,6 +77,15 @@ func main() {
 	// Capped: no --zap-log-level may let client-go dump request bodies (Secrets) into the log.
 	ctrl.SetLogger(logsafe.Cap(zap.New(zap.UseFlagOptions(&opts)), logsafe.MaxVerbosity))
 	setupLog := ctrl.Log.WithName("setup")
+
+	softLimit, err := softMemoryLimit(os.Getenv("GOMEMLIMIT"), os.Getenv(memoryLimitEnv), memoryLimitRatio)
+	if err != nil {
+		setupLog.Error(err, "Invalid memory limit")
+		os.Exit(1)
+	}
+	if softLimit > 0 {
+		debug.SetMemoryLimit(softLimit)
+	}
 
 	if clusterResourceNamespace == "" {
 		clusterResourceNamespace = os.Getenv("POD_NAMESPACE")
@@ -158,7 +172,8 @@ func main() {
 	}
 
 	setupLog.Info("Starting manager", "clusterResourceNamespace", clusterResourceNamespace,
-		"leaderElection", enableLeaderElection, "watchNamespaces", watchNamespaces.String())
+		"leaderElection", enableLeaderElection, "watchNamespaces", watchNamespaces.String(),
+		"goMemoryLimit", debug.SetMemoryLimit(-1))
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Manager exited")
 		fmt.Fprintln(os.Stderr, err)
