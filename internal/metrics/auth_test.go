@@ -92,7 +92,8 @@ func TestMetricsAuthFilter(t *testing.T) {
 			got, f.tokens-tokens, f.accesses-accesses)
 	}
 	now = now.Add(authAllowTTL + time.Second)
-	if get("/metrics", "Bearer good"); f.tokens != tokens+1 || f.accesses != accesses+1 {
+	get("/metrics", "Bearer good")
+	if f.tokens != tokens+1 || f.accesses != accesses+1 {
 		t.Errorf("after a minute the token was not reviewed again")
 	}
 
