@@ -26,8 +26,8 @@ import (
 // suite's main manager (which runs the DeviceLogin controller), with main.go's cache settings.
 func startRolloutManager() *runningManager {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:  scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
+		Scheme:     scheme,
+		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Cache:      CacheOptions(nil),
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
