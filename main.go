@@ -7,20 +7,17 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -40,16 +37,19 @@ func init() {
 
 func main() {
 	var (
-		metricsAddr, probeAddr, clusterResourceNamespace string
-		enableLeaderElection, secureMetrics, enableHTTP2 bool
-		allowMetadataIPs, allowPrivateNamespaced         bool
-		providerTimeout                                  time.Duration
-		maxConcurrentReconciles, maxConcurrentPolls      int
-		watchNamespaces                                  watchns.List
+		metricsAddr, probeAddr, pprofAddr, clusterResourceNamespace string
+		enableLeaderElection, secureMetrics, enableHTTP2            bool
+		allowMetadataIPs, allowPrivateNamespaced                    bool
+		providerTimeout                                             time.Duration
+		memoryLimitRatio                                            float64
+		maxConcurrentReconciles, maxConcurrentPolls                 int
+		watchNamespaces                                             watchns.List
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, "+
 		"e.g. :8443 for HTTPS or :8080 for HTTP; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "The address the pprof endpoint (/debug/pprof/) binds to, "+
+		"e.g. 127.0.0.1:6060; empty disables it. It has no authentication: bind it to loopback only.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Enable leader election, so that only one "+
 		"manager talks to providers when several run.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
@@ -66,6 +66,9 @@ func main() {
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DeviceLogins reconciled at once.")
 	flag.IntVar(&maxConcurrentPolls, "max-concurrent-polls", controllers.DefaultMaxConcurrentPolls, "Due polls of "+
 		"pending user codes run at once, beside the work queue, so that a poll never waits behind other logins' writes.")
+	flag.Float64Var(&memoryLimitRatio, "memory-limit-ratio", 0.9, "Fraction of the container's memory limit "+
+		"(the MEMORY_LIMIT environment variable, bytes, which the manifests set from limits.memory) given to the Go "+
+		"runtime as its soft memory limit, unless GOMEMLIMIT is set; 0 leaves the runtime's default.")
 	flag.Var(&watchNamespaces, "watch-namespaces", "Comma-separated namespaces whose DeviceLogins, "+
 		"OAuthProviders and Secrets the manager watches; empty: every namespace. ClusterOAuthProviders "+
 		"are watched cluster-wide either way.")
@@ -76,6 +79,15 @@ func main() {
 	// Capped: no --zap-log-level may let client-go dump request bodies (Secrets) into the log.
 	ctrl.SetLogger(logsafe.Cap(zap.New(zap.UseFlagOptions(&opts)), logsafe.MaxVerbosity))
 	setupLog := ctrl.Log.WithName("setup")
+
+	softLimit, err := softMemoryLimit(os.Getenv("GOMEMLIMIT"), os.Getenv(memoryLimitEnv), memoryLimitRatio)
+	if err != nil {
+		setupLog.Error(err, "Invalid memory limit")
+		os.Exit(1)
+	}
+	if softLimit > 0 {
+		debug.SetMemoryLimit(softLimit)
+	}
 
 	if clusterResourceNamespace == "" {
 		clusterResourceNamespace = os.Getenv("POD_NAMESPACE")
@@ -92,22 +104,24 @@ func main() {
 	}
 	metricsOptions := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts}
 	if secureMetrics {
-		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
+		// TokenReview and SubjectAccessReview, as controller-runtime's filters package does, without
+		// its dependency on k8s.io/apiserver (docs/performance.md, memory).
+		metricsOptions.FilterProvider = metrics.WithAuthenticationAndAuthorization
 	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOptions,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "devicelogin-operator.auth.devicelogin.dev",
 		LeaderElectionNamespace: leaderElectionNamespace(os.Getenv("POD_NAMESPACE"), clusterResourceNamespace),
 		// Only the Secrets the operator owns are cached (and watched), and only those a DeviceLogin
 		// controls keep their data in the cache. Client secrets are read through the API reader.
 		// With --watch-namespaces, namespaced kinds are cached only in the listed namespaces.
-		Cache: cache.Options{DefaultNamespaces: watchNamespaces.DefaultNamespaces(), ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: controllers.SecretCacheOptions(),
-		}},
+		// Managed fields and kubectl's last-applied copy are trimmed from every cached object.
+		Cache: controllers.CacheOptions(watchNamespaces.DefaultNamespaces()),
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
@@ -161,7 +175,8 @@ func main() {
 	}
 
 	setupLog.Info("Starting manager", "clusterResourceNamespace", clusterResourceNamespace,
-		"leaderElection", enableLeaderElection, "watchNamespaces", watchNamespaces.String())
+		"leaderElection", enableLeaderElection, "watchNamespaces", watchNamespaces.String(),
+		"goMemoryLimit", debug.SetMemoryLimit(-1))
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Manager exited")
 		fmt.Fprintln(os.Stderr, err)

@@ -1,12 +1,15 @@
 package controllers
 
 import (
+	"fmt"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 )
@@ -87,5 +90,71 @@ func TestUnitCacheSecretOptions(t *testing.T) {
 	out, err := o.Transform(&corev1.Secret{Data: map[string][]byte{"k": []byte("v")}})
 	if err != nil || out.(*corev1.Secret).Data != nil {
 		t.Errorf("the transform kept the data of a Secret nobody controls: %v, %v", out, err)
+	}
+}
+
+// Issue 12: managed fields and kubectl's last-applied copy of the spec are trimmed from every cached
+// object, DeviceLogins included; the annotation stays on kinds the operator may Update.
+func TestUnitCacheTrimCachedObject(t *testing.T) {
+	meta := func() metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: "o", Namespace: uNS,
+			Annotations:   map[string]string{corev1.LastAppliedConfigAnnotation: `{"spec":{}}`, authv1alpha1.RefreshAnnotation: "1"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}}}
+	}
+	tests := []struct {
+		obj             client.Object
+		keepLastApplied bool
+	}{
+		{obj: &authv1alpha1.DeviceLogin{ObjectMeta: meta()}},
+		{obj: &authv1alpha1.OAuthProvider{ObjectMeta: meta()}},
+		{obj: &authv1alpha1.ClusterOAuthProvider{ObjectMeta: meta()}},
+		{obj: &appsv1.Deployment{ObjectMeta: meta()}, keepLastApplied: true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%T", tt.obj), func(t *testing.T) {
+			out, err := TrimCachedObject(tt.obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := out.(client.Object)
+			if o.GetManagedFields() != nil {
+				t.Errorf("managed fields kept: %v", o.GetManagedFields())
+			}
+			if _, kept := o.GetAnnotations()[corev1.LastAppliedConfigAnnotation]; kept != tt.keepLastApplied {
+				t.Errorf("last-applied annotation kept = %t, want %t", kept, tt.keepLastApplied)
+			}
+			if o.GetAnnotations()[authv1alpha1.RefreshAnnotation] != "1" || o.GetName() != "o" {
+				t.Errorf("other metadata changed: annotations %v, name %q", o.GetAnnotations(), o.GetName())
+			}
+		})
+	}
+	t.Run("not an object", func(t *testing.T) {
+		if out, err := TrimCachedObject("x"); err != nil || out != "x" {
+			t.Errorf("TrimCachedObject(string) = %v, %v", out, err)
+		}
+	})
+}
+
+// The manager's cache trims every kind (DefaultTransform) and keeps Secrets to the operator's own.
+func TestUnitCacheOptions(t *testing.T) {
+	o := CacheOptions(map[string]cache.Config{"team-a": {}})
+	if o.DefaultTransform == nil {
+		t.Fatal("no default transform: DeviceLogins would be cached with their managed fields")
+	}
+	dl := &authv1alpha1.DeviceLogin{ObjectMeta: metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
+	if out, err := o.DefaultTransform(dl); err != nil || out.(*authv1alpha1.DeviceLogin).ManagedFields != nil {
+		t.Errorf("the default transform kept a DeviceLogin's managed fields: %v", err)
+	}
+	if _, ok := o.DefaultNamespaces["team-a"]; !ok || len(o.DefaultNamespaces) != 1 {
+		t.Errorf("namespaces = %v, want team-a", o.DefaultNamespaces)
+	}
+	var secret cache.ByObject
+	for obj, by := range o.ByObject {
+		if _, ok := obj.(*corev1.Secret); ok {
+			secret = by
+		}
+	}
+	if secret.Label == nil || secret.Transform == nil {
+		t.Errorf("Secrets are not restricted to the operator's label and trimmed: %+v", secret)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -118,9 +117,7 @@ func startManagerWith(tune func(*ctrl.Options), flow oauth.DeviceFlow) *runningM
 	opts := ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: SecretCacheOptions(),
-		}},
+		Cache:   CacheOptions(nil),
 		// The suite starts managers more than once in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	}

@@ -103,6 +103,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) ([]string, error) {
 		clusterResourceNamespace: *crn, clusterScoped: clusterScoped,
 	}.run(roles, bindings)
 	problems = append(problems, checkDeploymentArgs(docs, watch)...)
+	problems = append(problems, checkMemoryLimit(docs)...)
 	if *kinds != "" {
 		problems = append(problems, checkKinds(docs, strings.Split(*kinds, ","))...)
 	}

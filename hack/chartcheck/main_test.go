@@ -21,6 +21,9 @@ spec:
         args:
         - --leader-elect
         - "ARG"
+        env:
+        - {name: MEMORY_LIMIT, valueFrom: {resourceFieldRef: {resource: limits.memory}}}
+        resources: {limits: {memory: 128Mi}}
 `
 
 const prometheusRule = `apiVersion: monitoring.coreos.com/v1

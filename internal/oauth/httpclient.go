@@ -22,9 +22,11 @@ const (
 	maxBodySize = 1 << 20
 	// maxRedirects is generous for same-host path moves and small enough
 	// that a redirect loop fails fast.
-	maxRedirects   = 3
-	defaultTimeout = 15 * time.Second
-	userAgent      = "devicelogin-operator"
+	maxRedirects = 3
+	// maxIdleConnsPerHost keeps a connection per concurrent poll to one provider for reuse.
+	maxIdleConnsPerHost = 8
+	defaultTimeout      = 15 * time.Second
+	userAgent           = "devicelogin-operator"
 )
 
 // errBodyTooLarge is matched with errors.Is; its text names no data.
@@ -98,10 +100,13 @@ func newHTTPClient(o HTTPOptions, s dialSeams) *http.Client {
 		// Corporate clusters often reach the internet only through a proxy.
 		// Then the dial check sees the proxy's address, which is why
 		// guardTransport also checks the target named in the URL.
-		Proxy:                 proxy,
-		DialContext:           dial,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          20,
+		Proxy:             proxy,
+		DialContext:       dial,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      20,
+		// Most DeviceLogins share a provider: with the default of 2 idle connections per host,
+		// concurrent polls would close and dial (and handshake) connections all the time.
+		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

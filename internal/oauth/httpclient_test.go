@@ -183,3 +183,22 @@ func dnsAnswer(q []byte, names map[string][4]byte) []byte {
 	}
 	return resp
 }
+
+// Issue 12: concurrent polls to one provider keep their connections for reuse, instead of the
+// default two idle connections per host (the rest closed after each poll and dialled again).
+func TestTransportKeepsConnectionsPerHost(t *testing.T) {
+	for _, o := range []HTTPOptions{{}, {DenyPrivate: true}} {
+		guard, ok := NewHTTPClient(o).Transport.(*guardTransport)
+		if !ok {
+			t.Fatalf("transport is %T", NewHTTPClient(o).Transport)
+		}
+		tr, ok := guard.base.(*http.Transport)
+		if !ok {
+			t.Fatalf("base transport is %T", guard.base)
+		}
+		if tr.MaxIdleConnsPerHost < 8 || tr.MaxIdleConns < tr.MaxIdleConnsPerHost {
+			t.Errorf("DenyPrivate=%t: %d idle connections per host, %d in all; want at least 8 per host",
+				o.DenyPrivate, tr.MaxIdleConnsPerHost, tr.MaxIdleConns)
+		}
+	}
+}

@@ -13,7 +13,6 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -75,12 +74,7 @@ func TestManagerCacheWatchesOnlyListedNamespaces(t *testing.T) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{
-			DefaultNamespaces: watch.DefaultNamespaces(),
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: controllers.SecretCacheOptions(),
-			},
-		},
+		Cache:   controllers.CacheOptions(watch.DefaultNamespaces()),
 	})
 	if err != nil {
 		t.Fatal(err)

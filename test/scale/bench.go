@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,7 +109,23 @@ func (b *bench) setup(ctx context.Context) error {
 		"--metrics-bind-address=" + metricsAddr,
 		"--metrics-secure=false",
 	}, b.cfg.ManagerArgs...)
-	b.say("starting the manager %s %v", binary, args)
+	// The memory limit a deployment gives the manager (MEMORY_LIMIT), so that its soft memory limit is
+	// the one users run with. The manager inherits this process's environment.
+	env, limit, err := memoryLimitEnv(b.cfg.MemoryLimit)
+	if err != nil {
+		return err
+	}
+	if err := os.Unsetenv("MEMORY_LIMIT"); err != nil {
+		return err
+	}
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	b.res.note("the manager ran with the memory limit %s, as MEMORY_LIMIT", limit)
+	b.say("starting the manager %s %v with %v", binary, args, env)
 	b.mgr, err = framework.StartManager(binary, cp.ManagerKubeconfigPath, filepath.Join(b.dir, "manager.log"), args...)
 	if b.mgr != nil {
 		b.stops = append(b.stops, b.mgr.Stop)

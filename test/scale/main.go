@@ -41,6 +41,7 @@ type config struct {
 	Workers                   int
 	PhaseTimeout, Timeout     time.Duration
 	ManagerArgs               []string
+	MemoryLimit               string
 	Keep                      bool
 	Out                       string
 	Commit                    string
@@ -66,6 +67,8 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.PhaseTimeout, "phase-timeout", 5*time.Minute, "longest wait of a phase for the operator")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "the whole run, setup and teardown aside")
 	fs.StringVar(&managerArgs, "manager-args", "", "extra manager flags, space-separated")
+	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "", "the manager's MEMORY_LIMIT, as the downward API sets it from "+
+		"the container's limits.memory (the manager gives 90% of it to the Go runtime); default: config/manager's limit; none: unset")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work directory (manager and control plane logs)")
 	fs.StringVar(&cfg.Out, "out", "", "also write the report to this file")
 	fs.StringVar(&cfg.Commit, "commit", "", "the commit the manager binary was built from, for the report; "+

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// memoryLimitEnv holds the container's memory limit in bytes: config/manager and the Helm chart
+// set it from limits.memory through the downward API (resourceFieldRef).
+const memoryLimitEnv = "MEMORY_LIMIT"
+
+// softMemoryLimit is the Go runtime's soft memory limit the manager sets (debug.SetMemoryLimit):
+// ratio of the container's memory limit (memoryLimit, MEMORY_LIMIT), so that the garbage collector
+// works harder as the heap nears the limit instead of letting the kernel kill the pod. Headroom is
+// left for what the runtime does not count (the binary's own pages, mapped from the image). It is 0,
+// meaning leave the runtime alone, when GOMEMLIMIT is set (the runtime applied it already, and an
+// explicit setting wins), when there is no memoryLimit, or when ratio is 0.
+func softMemoryLimit(gomemlimit, memoryLimit string, ratio float64) (int64, error) {
+	if ratio < 0 || ratio > 1 {
+		return 0, fmt.Errorf("--memory-limit-ratio must be between 0 and 1, not %v", ratio)
+	}
+	if gomemlimit != "" || memoryLimit == "" || ratio == 0 {
+		return 0, nil
+	}
+	q, err := resource.ParseQuantity(memoryLimit)
+	if err != nil || q.Sign() <= 0 {
+		return 0, fmt.Errorf("%s=%q is not a memory limit in bytes", memoryLimitEnv, memoryLimit)
+	}
+	return int64(float64(q.Value()) * ratio), nil
+}
