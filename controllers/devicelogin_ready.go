@@ -102,7 +102,7 @@ func readyRow(f *findings, dl *authv1alpha1.DeviceLogin, st *loginState, now tim
 				providerName(dl), ds.ConsecutiveFailures, timestamp(ds.NextPollTime.Time))}, true
 	case st.hasToken():
 		r := readiness{status: metav1.ConditionFalse, reason: ReasonReauthorizationRequired,
-			message: fmt.Sprintf("The access token in Secret %s expired at %s", dl.TokenSecretName(), timestamp(st.Expiry))}
+			message: expiredTokenPrefix(dl) + timestamp(st.Expiry)}
 		if rc := meta.FindStatusCondition(ds.Conditions, ConditionTokenRefreshed); rc != nil && rc.Status == metav1.ConditionFalse {
 			r.reason = ReasonProviderNotReady
 			if rc.Reason == ReasonProviderError {
@@ -114,6 +114,11 @@ func readyRow(f *findings, dl *authv1alpha1.DeviceLogin, st *loginState, now tim
 	}
 	return readiness{status: metav1.ConditionFalse, reason: ReasonAwaitingApproval,
 		message: fmt.Sprintf("Requesting a user code from %s", providerName(dl))}, true
+}
+
+// expiredTokenPrefix starts the Ready message of an expired token (row 10 of readyFor).
+func expiredTokenPrefix(dl *authv1alpha1.DeviceLogin) string {
+	return fmt.Sprintf("The access token in Secret %s expired at ", dl.TokenSecretName())
 }
 
 // blocked is the Ready condition a blocker makes, with the given status.

@@ -484,3 +484,32 @@ func TestUnitRefreshOutageRequestCount(t *testing.T) {
 		t.Fatalf("Ready = %v while the access token is valid; want True", c)
 	}
 }
+
+// An expired token whose refresh failed with ProviderError (Ready False/ProviderError) is not a
+// halt: once a refresh succeeds, Ready is True/Authorized, not True with the old message.
+func TestUnitRefreshAfterExpiredTokenIsNotAHalt(t *testing.T) {
+	h := newUHarness(t)
+	h.authorize(uToken(1, time.Second)) // too short-lived: TokenRefreshed False/ProviderError
+	h.clock.Step(2 * time.Second) // expired, and the backed-off refresh is not due yet
+	h.mustReconcile()
+	uExpectReady(t, h.dl(), metav1.ConditionFalse, ReasonProviderError)
+
+	h.flow.RefreshFn = func(_ context.Context, _ oauth.ClientConfig, _ string) (*oauth.Token, error) {
+		tok := uToken(2, time.Hour)
+		tok.Rotated = true
+		return tok, nil
+	}
+	for range 600 {
+		h.clock.Step(time.Second)
+		h.mustReconcile()
+		if h.flow.Calls(oauthtest.MethodRefresh) > 0 && string(h.mustSecret(uName).Data[KeyAccessToken]) == "ACCESS-TOKEN-2" {
+			break
+		}
+	}
+	if at := string(h.mustSecret(uName).Data[KeyAccessToken]); at != "ACCESS-TOKEN-2" {
+		t.Fatalf("token Secret access_token = %q after 10 minutes, want the refreshed ACCESS-TOKEN-2", at)
+	}
+	h.clock.Step(time.Second)
+	h.mustReconcile()
+	uExpectReady(t, h.dl(), metav1.ConditionTrue, ReasonAuthorized)
+}

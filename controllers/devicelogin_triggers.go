@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -63,7 +64,10 @@ func (r *DeviceLoginReconciler) reconcileTriggers(ctx context.Context, s *loginS
 	}
 	if prev := s.prevReady; prev != nil && !t.reauthorize &&
 		haltingReasons[prev.Reason] && prev.ObservedGeneration == dl.Generation && !s.pending() &&
-		(prev.Reason != ReasonCodeExpired || r.codesExhausted(dl)) {
+		(prev.Reason != ReasonCodeExpired || r.codesExhausted(dl)) &&
+		// An expired token whose refresh failed with ProviderError is not a halt: refreshing
+		// goes on, and the next reconcile says again what holds.
+		!strings.HasPrefix(prev.Message, expiredTokenPrefix(dl)) {
 		t.halt = halted(prev.Reason, prev.Message)
 	}
 	return t, nil
