@@ -490,7 +490,7 @@ func TestUnitRefreshOutageRequestCount(t *testing.T) {
 func TestUnitRefreshAfterExpiredTokenIsNotAHalt(t *testing.T) {
 	h := newUHarness(t)
 	h.authorize(uToken(1, time.Second)) // too short-lived: TokenRefreshed False/ProviderError
-	h.clock.Step(2 * time.Second) // expired, and the backed-off refresh is not due yet
+	h.clock.Step(2 * time.Second)       // expired, and the backed-off refresh is not due yet
 	h.mustReconcile()
 	uExpectReady(t, h.dl(), metav1.ConditionFalse, ReasonProviderError)
 
