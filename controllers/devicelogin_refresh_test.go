@@ -335,6 +335,12 @@ func TestUnitRefreshShortLivedTokenBacksOff(t *testing.T) {
 			if ev := h.eventsWith(ReasonProviderError); len(ev) != 1 {
 				t.Errorf("ProviderError events = %q, want exactly one", ev)
 			}
+			// The loop may end right after a refresh, while the new token still lives (Ready is
+			// True then): look once it has expired, long before the backed-off next refresh.
+			if exp := h.dl().Status.TokenExpiresAt; exp != nil && !h.clock.Now().After(exp.Time) {
+				h.clock.SetTime(exp.Add(time.Second))
+				h.mustReconcile()
+			}
 			dl = h.dl()
 			rc = meta.FindStatusCondition(dl.Status.Conditions, ConditionTokenRefreshed)
 			if rc == nil || rc.Status != metav1.ConditionFalse || rc.Reason != ReasonProviderError {
