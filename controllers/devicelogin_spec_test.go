@@ -12,8 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -89,22 +87,6 @@ func TestUnitSpecInvalid(t *testing.T) {
 		}
 		uCalls(t, h.flow, nil)
 	})
-}
-
-// reconcileKey reconciles the DeviceLogin key names, collecting its events as reconcile does.
-func (h *uHarness) reconcileKey(key types.NamespacedName) (res ctrl.Result, err error) {
-	res, err = h.r.Reconcile(h.ctx, ctrl.Request{NamespacedName: key})
-	for {
-		select {
-		case e := <-h.rec.Events:
-			h.mu.Lock()
-			h.events = append(h.events, e)
-			h.mu.Unlock()
-			continue
-		default:
-		}
-		return res, err
-	}
 }
 
 // A secretTemplate that does not parse or render (or is unbounded) is InvalidSpec: the token

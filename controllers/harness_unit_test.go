@@ -263,8 +263,9 @@ func (h *uHarness) traceSnapshot() []string {
 	return slices.Clone(h.trace)
 }
 
-func (h *uHarness) reconcile() (ctrl.Result, error) {
-	res, err := h.r.Reconcile(h.ctx, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: uNS, Name: uName}})
+// reconcileKey reconciles the DeviceLogin key names, collecting the events it records.
+func (h *uHarness) reconcileKey(key types.NamespacedName) (res ctrl.Result, err error) {
+	res, err = h.r.Reconcile(h.ctx, ctrl.Request{NamespacedName: key})
 	for {
 		select {
 		case e := <-h.rec.Events:
@@ -274,8 +275,12 @@ func (h *uHarness) reconcile() (ctrl.Result, error) {
 			continue
 		default:
 		}
-		break
+		return res, err
 	}
+}
+
+func (h *uHarness) reconcile() (ctrl.Result, error) {
+	res, err := h.reconcileKey(types.NamespacedName{Namespace: uNS, Name: uName})
 	if res.Requeue { //nolint:staticcheck // the house style forbids it; make sure
 		h.t.Errorf("Reconcile returned Requeue: true")
 	}

@@ -84,6 +84,31 @@ func scanForLeaks() {
 		return // a focused run of specs that talk to no provider
 	}
 
+	texts, items := leakTexts(ctx)
+	found := 0
+	for kind, values := range kinds {
+		for _, v := range values {
+			for where, text := range texts {
+				if where == "Secrets" && kind == "client secrets" {
+					continue
+				}
+				if containsAnyEncoding(text, v) {
+					found++
+					GinkgoWriter.Printf("LEAK: one of the %s (length %d) appears in %s\n", kind, len(v), where)
+				}
+			}
+		}
+	}
+	GinkgoWriter.Printf("MEASURE leak scan: %d secret values, %d log bytes, %d events, %d DeviceLogins, %d providers, %d foreign Secrets; %d found\n",
+		total, len(texts["logs"]), items["events"], items["DeviceLogins"], items["OAuthProviders"]+items["ClusterOAuthProviders"], items["Secrets"], found)
+	Expect(found).To(BeZero())
+}
+
+// leakTexts is every place the operator writes to that must hold no issued value, as text: the
+// manager's logs (at the highest verbosity, with client-go's hex dumps decoded), every event, every
+// DeviceLogin, OAuthProvider and ClusterOAuthProvider, and every Secret that is not the operator's
+// own ("Secrets"). items counts the objects in each place.
+func leakTexts(ctx context.Context) (texts map[string]string, items map[string]int) {
 	var events corev1.EventList
 	Expect(k8s.List(ctx, &events)).To(Succeed())
 	var logins authv1alpha1.DeviceLoginList
@@ -107,30 +132,16 @@ func scanForLeaks() {
 	// Secrets travel base64-encoded in API bodies, and client-go dumps binary bodies as hex: search
 	// for every encoding, in the text and in whatever hex dumps the logs hold.
 	logs += "\n" + string(undumpHex(logs))
-	texts := map[string]string{"logs": logs}
+	texts = map[string]string{"logs": logs}
+	items = map[string]int{"events": len(events.Items), "DeviceLogins": len(logins.Items), "OAuthProviders": len(providers.Items),
+		"ClusterOAuthProviders": len(clusterProviders.Items), "Secrets": len(foreign)}
 	for where, v := range map[string]any{"events": events.Items, "DeviceLogins": logins.Items,
 		"OAuthProviders": providers.Items, "ClusterOAuthProviders": clusterProviders.Items, "Secrets": foreign} {
 		b, err := json.Marshal(v)
 		Expect(err).NotTo(HaveOccurred())
 		texts[where] = string(b)
 	}
-	found := 0
-	for kind, values := range kinds {
-		for _, v := range values {
-			for where, text := range texts {
-				if where == "Secrets" && kind == "client secrets" {
-					continue
-				}
-				if containsAnyEncoding(text, v) {
-					found++
-					GinkgoWriter.Printf("LEAK: one of the %s (length %d) appears in %s\n", kind, len(v), where)
-				}
-			}
-		}
-	}
-	GinkgoWriter.Printf("MEASURE leak scan: %d secret values, %d log bytes, %d events, %d DeviceLogins, %d providers, %d foreign Secrets; %d found\n",
-		total, len(logs), len(events.Items), len(logins.Items), len(providers.Items)+len(clusterProviders.Items), len(foreign), found)
-	Expect(found).To(BeZero())
+	return texts, items
 }
 
 // containsAnyEncoding finds v in text as is, or base64-encoded (as Secret data travels), from

@@ -145,38 +145,51 @@ func clusterScopedResources(dir string) (map[string]bool, error) {
 // --watch-namespaces with the expected list, and only when namespace-scoped.
 func checkDeploymentArgs(docs []*unstructured.Unstructured, watch watchns.List) []string {
 	var problems []string
+	for _, m := range managerContainers(docs) {
+		args, _, _ := unstructured.NestedStringSlice(m.container, "args")
+		var got []string
+		for _, a := range args {
+			if v, ok := strings.CutPrefix(a, "--watch-namespaces="); ok {
+				// As the manager reads it: order and blanks do not matter.
+				var l watchns.List
+				if err := l.Set(v); err != nil {
+					problems = append(problems, fmt.Sprintf("Deployment %s: --watch-namespaces: %v", m.deployment, err))
+				}
+				got = append(got, l.String())
+			}
+		}
+		want := []string{watch.String()}
+		if len(watch) == 0 {
+			want = nil
+		}
+		if !slices.Equal(got, want) {
+			problems = append(problems, fmt.Sprintf("Deployment %s passes --watch-namespaces=%v, want %v", m.deployment, got, want))
+		}
+	}
+	return problems
+}
+
+// managerContainer is the manager container of a Deployment.
+type managerContainer struct {
+	deployment string
+	container  map[string]any
+}
+
+// managerContainers lists the containers named manager of every Deployment in docs.
+func managerContainers(docs []*unstructured.Unstructured) []managerContainer {
+	var out []managerContainer
 	for _, d := range docs {
 		if d.GetKind() != "Deployment" {
 			continue
 		}
 		containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
 		for _, c := range containers {
-			cm, _ := c.(map[string]any)
-			if cm["name"] != "manager" {
-				continue
-			}
-			args, _, _ := unstructured.NestedStringSlice(cm, "args")
-			var got []string
-			for _, a := range args {
-				if v, ok := strings.CutPrefix(a, "--watch-namespaces="); ok {
-					// As the manager reads it: order and blanks do not matter.
-					var l watchns.List
-					if err := l.Set(v); err != nil {
-						problems = append(problems, fmt.Sprintf("Deployment %s: --watch-namespaces: %v", d.GetName(), err))
-					}
-					got = append(got, l.String())
-				}
-			}
-			want := []string{watch.String()}
-			if len(watch) == 0 {
-				want = nil
-			}
-			if !slices.Equal(got, want) {
-				problems = append(problems, fmt.Sprintf("Deployment %s passes --watch-namespaces=%v, want %v", d.GetName(), got, want))
+			if cm, _ := c.(map[string]any); cm["name"] == "manager" {
+				out = append(out, managerContainer{deployment: d.GetName(), container: cm})
 			}
 		}
 	}
-	return problems
+	return out
 }
 
 // checkKinds checks that every kind in want has an object in docs.

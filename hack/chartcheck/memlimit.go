@@ -11,23 +11,13 @@ import (
 // from which the manager sets the Go runtime's soft memory limit (--memory-limit-ratio).
 func checkMemoryLimit(docs []*unstructured.Unstructured) []string {
 	var problems []string
-	for _, d := range docs {
-		if d.GetKind() != "Deployment" {
-			continue
+	for _, m := range managerContainers(docs) {
+		if _, ok, _ := unstructured.NestedFieldNoCopy(m.container, "resources", "limits", "memory"); !ok {
+			problems = append(problems, fmt.Sprintf("Deployment %s: the manager container has no memory limit", m.deployment))
 		}
-		containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
-		for _, c := range containers {
-			cm, _ := c.(map[string]any)
-			if cm["name"] != "manager" {
-				continue
-			}
-			if _, ok, _ := unstructured.NestedFieldNoCopy(cm, "resources", "limits", "memory"); !ok {
-				problems = append(problems, fmt.Sprintf("Deployment %s: the manager container has no memory limit", d.GetName()))
-			}
-			if !passesMemoryLimit(cm) {
-				problems = append(problems, fmt.Sprintf("Deployment %s: the manager container does not set MEMORY_LIMIT "+
-					"from resourceFieldRef limits.memory (divisor 1)", d.GetName()))
-			}
+		if !passesMemoryLimit(m.container) {
+			problems = append(problems, fmt.Sprintf("Deployment %s: the manager container does not set MEMORY_LIMIT "+
+				"from resourceFieldRef limits.memory (divisor 1)", m.deployment))
 		}
 	}
 	return problems
