@@ -63,7 +63,7 @@ func main() {
 		"OAuthProviders, which tenants write, use http and reach loopback, private, link-local, CGNAT and ULA "+
 		"addresses. Off: only ClusterOAuthProviders, which admins write, may.")
 	flag.DurationVar(&providerTimeout, "provider-timeout", 15*time.Second, "Timeout of each request to a provider.")
-	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DeviceLogins reconciled at once.")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 16, "DeviceLogins reconciled at once; due polls that store an approval's tokens are bounded by the same number.")
 	flag.IntVar(&maxConcurrentPolls, "max-concurrent-polls", controllers.DefaultMaxConcurrentPolls, "Due polls of "+
 		"pending user codes run at once, beside the work queue, so that a poll never waits behind other logins' writes.")
 	flag.Float64Var(&memoryLimitRatio, "memory-limit-ratio", 0.9, "Fraction of the container's memory limit "+

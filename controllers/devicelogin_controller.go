@@ -209,13 +209,13 @@ func (r *DeviceLoginReconciler) patchStatus(ctx context.Context, s *loginScope) 
 	if err := r.Status().Patch(wctx, s.dl, client.MergeFrom(s.before)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	r.expect.wrote(loginKey(client.ObjectKeyFromObject(s.dl)), s.dl.ResourceVersion, r.Clock.Now())
+	r.expect.wrote(loginKey(client.ObjectKeyFromObject(s.dl)), s.dl, r.Clock.Now())
 	s.before = s.dl.DeepCopy()
 	return nil
 }
 
-// read gets an object from the cache, or from the API server while the cache has not yet seen
-// this controller's last write of it.
+// read gets an object from the cache or, while the cache has not yet seen this controller's last
+// write of it, from the copy of that write (writeExpectations).
 func (r *DeviceLoginReconciler) read(ctx context.Context, expectKey string, key client.ObjectKey, obj client.Object) error {
 	err := r.Get(ctx, key, obj)
 	rv := obj.GetResourceVersion()
@@ -225,8 +225,12 @@ func (r *DeviceLoginReconciler) read(ctx context.Context, expectKey string, key 
 	if err != nil {
 		rv = ""
 	}
-	if r.expect.fresh(expectKey, rv, r.Clock.Now()) {
+	fresh, own := r.expect.fresh(expectKey, rv, r.Clock.Now())
+	if fresh {
 		return err
+	}
+	if own != nil && copyInto(obj, own) {
+		return nil
 	}
 	return r.APIReader.Get(ctx, key, obj)
 }

@@ -46,7 +46,7 @@ func (r *DeviceLoginReconciler) reconcileFinalizer(ctx context.Context, dl *auth
 	if err := r.Patch(ctx, dl, patch); err != nil {
 		return err
 	}
-	r.expect.wrote(loginKey(client.ObjectKeyFromObject(dl)), dl.ResourceVersion, r.Clock.Now())
+	r.expect.wrote(loginKey(client.ObjectKeyFromObject(dl)), dl, r.Clock.Now())
 	return nil
 }
 

@@ -37,7 +37,7 @@ func uRevokeOnDelete(revocationURL string) func(*uSetup) {
 // is done.
 func (h *uHarness) deleteDL() {
 	h.t.Helper()
-	if err := h.raw.Delete(h.ctx, h.dl()); err != nil {
+	if err := h.deleteSeen(h.ctx, h.dl()); err != nil {
 		h.t.Fatalf("deleting the DeviceLogin: %v", err)
 	}
 	if h.dl().DeletionTimestamp.IsZero() {
@@ -100,7 +100,7 @@ func TestUnitDeleteRevokes(t *testing.T) {
 	t.Run("namespace deleted: the state Secret goes first", func(t *testing.T) {
 		h, _ := uAuthorized(t, uRevokeOnDelete(uRevocationURL))
 		revoked := h.recordRevocations()
-		if err := h.raw.Delete(h.ctx, h.mustSecret(uStateName)); err != nil {
+		if err := h.deleteSeen(h.ctx, h.mustSecret(uStateName)); err != nil {
 			t.Fatal(err)
 		}
 		h.deleteDL()
@@ -170,7 +170,7 @@ func TestUnitDeleteWithoutRevokeOnDelete(t *testing.T) {
 	if f := h.dl().Finalizers; len(f) != 0 {
 		t.Errorf("DeviceLogin finalizers %v without revokeOnDelete", f)
 	}
-	if err := h.raw.Delete(h.ctx, h.dl()); err != nil {
+	if err := h.deleteSeen(h.ctx, h.dl()); err != nil {
 		t.Fatal(err)
 	}
 	h.mustReconcile()

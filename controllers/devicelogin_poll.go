@@ -42,6 +42,7 @@ func (r *DeviceLoginReconciler) poll(ctx context.Context, s *loginScope) (pollOu
 	pctx, cancel := providerContext(ctx)
 	defer cancel()
 	tok, err := r.flowFor(s.provider).PollToken(pctx, cfg, s.state.DeviceCode)
+	pollAnswered(ctx, err == nil)
 	var oerr *oauth.Error
 	var transient *oauth.TransientError
 	switch {

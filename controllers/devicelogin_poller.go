@@ -30,8 +30,14 @@ type duePolls struct {
 	reconcile func(context.Context, reconcile.Request) (reconcile.Result, error)
 	clock     clock.PassiveClock
 	log       logr.Logger
-	// limit bounds the polls (and the writes that follow an answer) in flight at once.
-	limit chan struct{}
+	// limit bounds the provider requests of due polls in flight at once; stores bounds the due
+	// polls that write what an answer brought (tokens) at once. A poll gives its slot in limit back
+	// as soon as the provider has answered (pollAnswered), so that slow API server writes after
+	// approvals never hold up the polls that are due next, and writes take a slot in stores, so that
+	// a burst of approvals does not crowd out the work queue's reconciles (new logins' user codes)
+	// at the API server.
+	limit  chan struct{}
+	stores chan struct{}
 
 	mu      sync.Mutex
 	ctx     context.Context // the controller's, set by Start
@@ -47,11 +53,12 @@ type dueEntry struct {
 	timer *time.Timer
 }
 
-func newDuePolls(run func(context.Context, reconcile.Request) (reconcile.Result, error), clk clock.PassiveClock, logger logr.Logger, maxInFlight int) *duePolls {
+func newDuePolls(run func(context.Context, reconcile.Request) (reconcile.Result, error), clk clock.PassiveClock, logger logr.Logger, maxInFlight, maxStores int) *duePolls {
 	return &duePolls{
 		reconcile: run, clock: clk, log: logger,
-		limit: make(chan struct{}, max(maxInFlight, 1)),
-		due:   map[types.NamespacedName]*dueEntry{},
+		limit:  make(chan struct{}, max(maxInFlight, 1)),
+		stores: make(chan struct{}, max(maxStores, 1)),
+		due:    map[types.NamespacedName]*dueEntry{},
 	}
 }
 
@@ -153,10 +160,11 @@ func (p *duePolls) fire(key types.NamespacedName, e *dueEntry) {
 	case <-ctx.Done():
 		return
 	}
-	defer func() { <-p.limit }()
+	g := &pollGate{p: p, polling: true}
+	defer g.release()
 	req := reconcile.Request{NamespacedName: key}
 	logger := p.log.WithValues("DeviceLogin", klog.KRef(key.Namespace, key.Name), "namespace", key.Namespace, "name", key.Name)
-	result, err := p.reconcile(log.IntoContext(ctx, logger), req)
+	result, err := p.reconcile(context.WithValue(log.IntoContext(ctx, logger), pollGateKey{}, g), req)
 	switch {
 	case err != nil:
 		logger.Error(err, "Reconciler error")
@@ -166,6 +174,50 @@ func (p *duePolls) fire(key types.NamespacedName, e *dueEntry) {
 	case result.Requeue: //nolint:staticcheck // SA1019: honoured as the controller does
 		queue.AddRateLimited(req)
 	}
+}
+
+// pollGate is the slots one due poll holds: its provider request's (in limit) until the provider
+// answered, then a store's (in stores) when the answer brought something to write.
+type pollGate struct {
+	p                *duePolls
+	polling, storing bool
+}
+
+// pollGateKey carries a due poll's pollGate in the reconcile's context.
+type pollGateKey struct{}
+
+// pollAnswered tells the due poll running in ctx, if any, that the provider answered: its poll slot
+// goes back, so that the next due poll need not wait for this one's writes, and when store is set
+// (the answer brought tokens) it waits for a store slot before the writes. Outside a due poll
+// (a reconcile of the work queue) it does nothing.
+func pollAnswered(ctx context.Context, store bool) {
+	g, ok := ctx.Value(pollGateKey{}).(*pollGate)
+	if !ok || !g.polling {
+		return
+	}
+	<-g.p.limit
+	g.polling = false
+	if !store {
+		return
+	}
+	select {
+	case g.p.stores <- struct{}{}:
+		g.storing = true
+	case <-ctx.Done():
+		// Shutting down: the writes go ahead without a slot, so that the tokens are not lost
+		// (their writes do not end with ctx either).
+	}
+}
+
+// release gives back the slots the due poll still holds.
+func (g *pollGate) release() {
+	if g.polling {
+		<-g.p.limit
+	}
+	if g.storing {
+		<-g.p.stores
+	}
+	g.polling, g.storing = false, false
 }
 
 // loginLocks holds one mutex per DeviceLogin that a reconcile is running for, so that a due poll

@@ -88,7 +88,7 @@ func (p *pollRecorder) runs() ([]types.NamespacedName, []time.Time) {
 
 func startDuePolls(t *testing.T, rec *pollRecorder, maxInFlight int) (*duePolls, *recordingQueue, context.CancelFunc) {
 	t.Helper()
-	p := newDuePolls(rec.reconcile, clock.RealClock{}, logr.Discard(), maxInFlight)
+	p := newDuePolls(rec.reconcile, clock.RealClock{}, logr.Discard(), maxInFlight, maxInFlight)
 	q := &recordingQueue{}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := p.Start(ctx, q); err != nil {
@@ -171,7 +171,7 @@ func TestDuePollForgottenDoesNotRun(t *testing.T) {
 
 func TestDuePollBookedBeforeStartRunsAfterStart(t *testing.T) {
 	rec := &pollRecorder{}
-	p := newDuePolls(rec.reconcile, clock.RealClock{}, logr.Discard(), 4)
+	p := newDuePolls(rec.reconcile, clock.RealClock{}, logr.Discard(), 4, 4)
 	p.book(keyA, time.Now().Add(10*time.Millisecond))
 	time.Sleep(40 * time.Millisecond)
 	if ran, _ := rec.runs(); len(ran) != 0 {
@@ -221,7 +221,7 @@ func TestDuePollsInFlightAreBounded(t *testing.T) {
 
 func TestDuePollsDrainStopsBookedPollsAndWaitsForThoseInFlight(t *testing.T) {
 	rec := &pollRecorder{block: make(chan struct{})}
-	p := newDuePolls(rec.reconcile, clock.RealClock{}, logr.Discard(), 4)
+	p := newDuePolls(rec.reconcile, clock.RealClock{}, logr.Discard(), 4, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := p.Start(ctx, &recordingQueue{}); err != nil {
 		t.Fatal(err)
@@ -270,5 +270,62 @@ func TestLoginLocksKeepOneLoginsReconcilesApart(t *testing.T) {
 	defer l.mu.Unlock()
 	if len(l.locks) != 0 {
 		t.Fatalf("%d locks are kept after every reconcile ended", len(l.locks))
+	}
+}
+
+// A due poll gives its provider slot back as soon as the provider answered: a poll whose approval
+// is being stored (slow API server writes) does not hold up the next due poll. The stores are
+// bounded on their own.
+func TestDuePollFreesItsSlotOnceAnsweredAndStoresAreBounded(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	var mu sync.Mutex
+	var polled, stored []string
+	run := func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		mu.Lock()
+		polled = append(polled, req.Name)
+		mu.Unlock()
+		pollAnswered(ctx, true) // the provider answered with tokens
+		mu.Lock()
+		stored = append(stored, req.Name)
+		mu.Unlock()
+		<-release // the writes take their time
+		return reconcile.Result{}, nil
+	}
+	p := newDuePolls(run, clock.RealClock{}, logr.Discard(), 1, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Start(ctx, &recordingQueue{}); err != nil {
+		t.Fatal(err)
+	}
+	drained := make(chan struct{})
+	go func() { _ = p.Drain(ctx); close(drained) }()
+	t.Cleanup(func() { free(); cancel(); <-drained })
+
+	snapshot := func() ([]string, []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), polled...), append([]string(nil), stored...)
+	}
+	p.book(keyA, time.Now())
+	waitFor(t, "the first poll storing", func() bool { _, s := snapshot(); return len(s) == 1 })
+	p.book(keyB, time.Now())
+	waitFor(t, "the second poll, while the first one stores", func() bool { pl, _ := snapshot(); return len(pl) == 2 })
+	time.Sleep(50 * time.Millisecond)
+	if _, s := snapshot(); len(s) != 1 {
+		t.Fatalf("stores %v ran at once, want one at a time", s)
+	}
+	free()
+	waitFor(t, "both stores", func() bool { _, s := snapshot(); return len(s) == 2 })
+}
+
+// Outside a due poll (a reconcile of the work queue), pollAnswered does nothing.
+func TestPollAnsweredOutsideADuePoll(t *testing.T) {
+	done := make(chan struct{})
+	go func() { pollAnswered(context.Background(), true); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("pollAnswered blocked outside a due poll")
 	}
 }

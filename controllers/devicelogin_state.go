@@ -205,7 +205,7 @@ func (r *DeviceLoginReconciler) saveState(ctx context.Context, dl *authv1alpha1.
 			err = r.Update(ctx, s) // carries existing's resourceVersion: a conflict, not an overwrite
 		}
 		if err == nil {
-			r.expect.wrote(secretKey(client.ObjectKeyFromObject(s)), s.ResourceVersion, r.Clock.Now())
+			r.expect.wrote(secretKey(client.ObjectKeyFromObject(s)), s, r.Clock.Now())
 			out = s
 			return nil
 		}

@@ -35,7 +35,7 @@ func TestUnitStateTokenSecretWriteFailureIsNotReady(t *testing.T) {
 			h.stepTo(h.dl().Status.NextRefreshTime.Time)
 		}},
 		{name: "create after a deletion", verb: "Create", setup: func(h *uHarness) {
-			if err := h.raw.Delete(h.ctx, h.mustSecret(uName)); err != nil {
+			if err := h.deleteSeen(h.ctx, h.mustSecret(uName)); err != nil {
 				h.t.Fatal(err)
 			}
 			h.clock.Step(time.Second)

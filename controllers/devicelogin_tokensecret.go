@@ -94,17 +94,21 @@ func (r *DeviceLoginReconciler) desiredTokenSecret(dl *authv1alpha1.DeviceLogin,
 // applyTokenSecret creates or updates the token Secret so that it matches want, and reports
 // whether it wrote. A Secret of that name that this DeviceLogin does not own is left alone and
 // reported as a conflictError. A Secret that lost the operator's label drops out of the cache;
-// the API server is asked before creating, so that it is repaired rather than reported as a
-// conflict.
+// the create that the API server refuses for it leads to reading it there, so that it is repaired
+// rather than reported as a conflict.
 func (r *DeviceLoginReconciler) applyTokenSecret(ctx context.Context, dl *authv1alpha1.DeviceLogin, want *corev1.Secret) (bool, error) {
 	var have corev1.Secret
 	key := client.ObjectKeyFromObject(want)
 	err := r.read(ctx, secretKey(key), key, &have)
 	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, &have)
-		if apierrors.IsNotFound(err) {
-			return true, r.write(ctx, want, r.Create(ctx, want))
+		// Not in the cache: most often there is none yet, so the create goes first and costs one
+		// request. When one exists after all (it lost the operator's label, or the cache has not
+		// seen it yet), the API server says so, and it is read and handled below.
+		want := want.DeepCopy()
+		if err = r.Create(ctx, want); err == nil || !apierrors.IsAlreadyExists(err) {
+			return err == nil, r.write(ctx, want, err)
 		}
+		err = r.APIReader.Get(ctx, key, &have)
 	}
 	if err != nil {
 		return false, err
@@ -146,7 +150,7 @@ func (r *DeviceLoginReconciler) applyTokenSecret(ctx context.Context, dl *authv1
 // write records a successful write of obj in writeExpectations and passes err on.
 func (r *DeviceLoginReconciler) write(_ context.Context, obj *corev1.Secret, err error) error {
 	if err == nil {
-		r.expect.wrote(secretKey(client.ObjectKeyFromObject(obj)), obj.ResourceVersion, r.Clock.Now())
+		r.expect.wrote(secretKey(client.ObjectKeyFromObject(obj)), obj, r.Clock.Now())
 	}
 	return err
 }

@@ -4,12 +4,19 @@ package controllers
 // DeviceLogin does not own is never overwritten. Harness: harness_unit_test.go.
 
 import (
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth/oauthtest"
 )
@@ -58,7 +65,7 @@ func TestUnitTokenSecretConflictBeforeTheCode(t *testing.T) {
 	}
 
 	// Gone: the flow starts by itself at the next re-check.
-	if err := h.raw.Delete(h.ctx, after); err != nil {
+	if err := h.deleteSeen(h.ctx, after); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Step(conflictRecheck)
@@ -73,7 +80,7 @@ func TestUnitTokenSecretConflictAfterApproval(t *testing.T) {
 	h := newUHarness(t)
 	h.authorize(uToken(1, uLife))
 	uExpectReady(t, h.dl(), metav1.ConditionTrue, ReasonAuthorized)
-	if err := h.raw.Delete(h.ctx, h.mustSecret(uName)); err != nil {
+	if err := h.deleteSeen(h.ctx, h.mustSecret(uName)); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.raw.Create(h.ctx, foreignSecret(uName)); err != nil {
@@ -90,7 +97,7 @@ func TestUnitTokenSecretConflictAfterApproval(t *testing.T) {
 	}
 	uCalls(t, h.flow, nil)
 
-	if err := h.raw.Delete(h.ctx, h.mustSecret(uName)); err != nil {
+	if err := h.deleteSeen(h.ctx, h.mustSecret(uName)); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Step(time.Second)
@@ -99,4 +106,62 @@ func TestUnitTokenSecretConflictAfterApproval(t *testing.T) {
 		t.Errorf("token Secret access_token = %q after the conflict went away", got)
 	}
 	uExpectReady(t, h.dl(), metav1.ConditionTrue, ReasonAuthorized)
+}
+
+// The first token Secret is created without reading it from the API server first: a missing
+// Secret is the usual case after an approval, and the create says so itself when one exists
+// (issue 12). A Secret that exists but is not in the cache is still found by the create's
+// refusal, and a foreign one is still left alone (TestUnitTokenSecretConflictAfterApproval).
+func TestUnitFirstTokenSecretCostsNoRead(t *testing.T) {
+	h := newUHarness(t)
+	var gets atomic.Int32
+	h.r.APIReader = interceptor.NewClient(h.raw, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*corev1.Secret); ok {
+				gets.Add(1)
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	h.mustReconcile() // the user code: the token Secret's name is checked once, before it
+	if n := gets.Load(); n != 1 {
+		t.Fatalf("issuing the code read %d Secrets from the API server, want 1 (the name check)", n)
+	}
+	gets.Store(0)
+	h.authorize(uToken(1, uLife))
+	if n := gets.Load(); n != 0 {
+		t.Errorf("storing the first token read %d Secrets from the API server, want 0", n)
+	}
+	if got := string(h.mustSecret(uName).Data["access_token"]); got != "ACCESS-TOKEN-1" {
+		t.Errorf("token Secret holds %q, want ACCESS-TOKEN-1", got)
+	}
+}
+
+// A token Secret that exists but that the cache does not show (it lost the operator's label) is
+// found through the create's refusal and repaired, not reported as a conflict.
+func TestUnitTokenSecretMissingFromTheCacheIsRepaired(t *testing.T) {
+	h, _ := uAuthorized(t)
+	// The cache stops showing the token Secret; the API server still has it, stripped of its data.
+	s := h.mustSecret(uName)
+	s.Data = map[string][]byte{}
+	if err := h.raw.Update(h.ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	h.r.Client = interceptor.NewClient(h.raw, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*corev1.Secret); ok && key.Name == uName {
+				return apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, key.Name)
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	// The label-filtered watch shows the Secret leaving the selector as a deletion.
+	if !(notOwnWrite{expect: &h.r.expect}).Delete(event.DeleteEvent{Object: s}) {
+		t.Fatal("the deletion of a token Secret was filtered out")
+	}
+	h.mustReconcile()
+	uExpectReady(t, h.dl(), metav1.ConditionTrue, ReasonAuthorized)
+	if got := string(h.mustSecret(uName).Data["access_token"]); got != "ACCESS-TOKEN-1" {
+		t.Errorf("token Secret holds %q after the repair, want ACCESS-TOKEN-1", got)
+	}
 }

@@ -37,6 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
@@ -532,4 +533,20 @@ func uCalls(t *testing.T, f *oauthtest.FakeFlow, want map[string]int) {
 			t.Errorf("FakeFlow.%s called %d time(s), want %d", m, got, want[m])
 		}
 	}
+}
+
+// deleteSeen deletes obj as someone else would, and tells the reconciler what its watch would
+// show: the deletion (writeExpectations then stop standing in for the object with a copy of the
+// controller's own last write).
+func (h *uHarness) deleteSeen(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	if err := h.raw.Delete(ctx, obj, opts...); err != nil {
+		return err
+	}
+	switch obj.(type) {
+	case *corev1.Secret:
+		notOwnWrite{expect: &h.r.expect}.Delete(event.DeleteEvent{Object: obj})
+	case *authv1alpha1.DeviceLogin:
+		loginEchoes{expect: &h.r.expect}.Delete(event.DeleteEvent{Object: obj})
+	}
+	return nil
 }

@@ -26,7 +26,8 @@ import (
 )
 
 // DefaultMaxConcurrentPolls is how many due polls run out of the work queue at once by default:
-// each is one provider request, plus the writes that store the tokens after an approval.
+// each is one provider request. The writes that store the tokens after an approval are bounded
+// by MaxConcurrentReconciles, as the work queue's are.
 const DefaultMaxConcurrentPolls = 64
 
 // providerRefIndex indexes DeviceLogins by "<kind>/<name>" of the provider they use.
@@ -107,14 +108,14 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	}
 	r.duePolls = newDuePolls(r.Reconcile, o.Clock,
 		mgr.GetLogger().WithValues("controller", "devicelogin", "controllerGroup", authv1alpha1.GroupVersion.Group,
-			"controllerKind", "DeviceLogin", "trigger", "poll"), o.MaxConcurrentPolls)
+			"controllerKind", "DeviceLogin", "trigger", "poll"), o.MaxConcurrentPolls, o.MaxConcurrentReconciles)
 	if err := mgr.Add(manager.RunnableFunc(r.duePolls.Drain)); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("devicelogin").
-		For(&authv1alpha1.DeviceLogin{}, builder.WithPredicates(predicate.Or(
+		For(&authv1alpha1.DeviceLogin{}, builder.WithPredicates(loginEchoes{expect: &r.expect}, predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))).
-		Owns(&corev1.Secret{}).
+		Owns(&corev1.Secret{}, builder.WithPredicates(notOwnWrite{expect: &r.expect})).
 		Watches(&authv1alpha1.OAuthProvider{}, handler.EnqueueRequestsFromMapFunc(r.loginsForProvider(authv1alpha1.OAuthProviderKind))).
 		Watches(&authv1alpha1.ClusterOAuthProvider{}, handler.EnqueueRequestsFromMapFunc(r.loginsForProvider(authv1alpha1.ClusterOAuthProviderKind))).
 		WatchesRawSource(r.duePolls).
@@ -158,4 +159,42 @@ type deletionStarted struct{ predicate.Funcs }
 // Update reports whether deletion has just started.
 func (deletionStarted) Update(e event.UpdateEvent) bool {
 	return e.ObjectOld.GetDeletionTimestamp() == nil && e.ObjectNew.GetDeletionTimestamp() != nil
+}
+
+// notOwnWrite drops the watch events of the DeviceLogin controller's own Secret writes (a created
+// state Secret, a stored token): the reconcile that wrote already acted on them. Every other
+// event passes, someone else's edit or deletion of those Secrets included.
+type notOwnWrite struct {
+	predicate.Funcs
+	expect *writeExpectations
+}
+
+func (p notOwnWrite) Create(e event.CreateEvent) bool { return !p.echo(e.Object) }
+func (p notOwnWrite) Update(e event.UpdateEvent) bool { return !p.echo(e.ObjectNew) }
+func (p notOwnWrite) Delete(e event.DeleteEvent) bool {
+	p.expect.deleted(secretKey(client.ObjectKeyFromObject(e.Object)), e.Object.GetResourceVersion())
+	return true
+}
+
+func (p notOwnWrite) echo(obj client.Object) bool {
+	return p.expect.echoed(secretKey(client.ObjectKeyFromObject(obj)), obj.GetResourceVersion())
+}
+
+// loginEchoes lets every DeviceLogin event through, after noting in writeExpectations the ones
+// that show the controller's own writes (status), so that their copies are not kept longer than
+// the cache needs to catch up, and deletions, so that a copy never stands in for a deleted
+// DeviceLogin. It must come before the predicates that filter.
+type loginEchoes struct {
+	predicate.Funcs
+	expect *writeExpectations
+}
+
+func (p loginEchoes) Update(e event.UpdateEvent) bool {
+	p.expect.echoed(loginKey(client.ObjectKeyFromObject(e.ObjectNew)), e.ObjectNew.GetResourceVersion())
+	return true
+}
+
+func (p loginEchoes) Delete(e event.DeleteEvent) bool {
+	p.expect.deleted(loginKey(client.ObjectKeyFromObject(e.Object)), e.Object.GetResourceVersion())
+	return true
 }
