@@ -104,7 +104,6 @@ func (r *DeviceLoginReconciler) applyTokenSecret(ctx context.Context, dl *authv1
 		// Not in the cache: most often there is none yet, so the create goes first and costs one
 		// request. When one exists after all (it lost the operator's label, or the cache has not
 		// seen it yet), the API server says so, and it is read and handled below.
-		want := want.DeepCopy()
 		if err = r.Create(ctx, want); err == nil || !apierrors.IsAlreadyExists(err) {
 			return err == nil, r.write(ctx, want, err)
 		}

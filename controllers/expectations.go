@@ -65,9 +65,7 @@ func (e *writeExpectations) wrote(key string, obj client.Object, now time.Time) 
 func (e *writeExpectations) echoed(key, rv string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if w, ok := e.m[key]; ok && rv != "" && rvAtLeast(rv, w.obj.GetResourceVersion()) {
-		delete(e.m, key)
-	}
+	e.seen(key, rv)
 	if rv == "" || e.echo[key] != rv {
 		return false
 	}
@@ -83,6 +81,12 @@ func (e *writeExpectations) deleted(key, rv string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.echo, key)
+	e.seen(key, rv)
+}
+
+// seen ends what is expected of key when the watch showed it at resourceVersion rv, the last
+// write or later; e.mu is held.
+func (e *writeExpectations) seen(key, rv string) {
 	if w, ok := e.m[key]; ok && rv != "" && rvAtLeast(rv, w.obj.GetResourceVersion()) {
 		delete(e.m, key)
 	}

@@ -14,16 +14,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-
-	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
 )
 
 // staleReads is a reconciler whose cache (Client) serves what cached holds, whatever the API
@@ -38,13 +34,7 @@ type staleReads struct {
 
 func newStaleReads(t *testing.T) *staleReads {
 	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := authv1alpha1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
+	s := unitScheme()
 	sr := &staleReads{cached: map[string]client.Object{}, clock: clocktesting.NewFakeClock(uStart)}
 	sr.api = fake.NewClientBuilder().WithScheme(s).Build()
 	cache := interceptor.NewClient(fake.NewClientBuilder().WithScheme(s).Build(), interceptor.Funcs{

@@ -125,9 +125,7 @@ func newUHarness(t testing.TB, mutate ...func(*uSetup)) *uHarness {
 	for _, m := range mutate {
 		m(setup)
 	}
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(authv1alpha1.AddToScheme(s))
+	s := unitScheme()
 
 	h := &uHarness{t: t, scheme: s, clock: clocktesting.NewFakeClock(uStart), flow: &oauthtest.FakeFlow{},
 		rec: events.NewFakeRecorder(1000)}
@@ -176,6 +174,14 @@ func newUHarness(t testing.TB, mutate ...func(*uSetup)) *uHarness {
 	}
 	h.flow.SubjectFn = func(context.Context, oauth.ClientConfig, *oauth.Token) (string, error) { return uSubject, nil }
 	return h
+}
+
+// unitScheme knows the built-in kinds and the operator's: the scheme of every unit harness.
+func unitScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(authv1alpha1.AddToScheme(s))
+	return s
 }
 
 // uCode is the n-th device authorization a provider hands out.

@@ -8,9 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,13 +39,7 @@ type pHarness struct {
 // newPHarness stores obj (and extra objects) in a fake client; funcs may intercept its calls.
 func newPHarness(t *testing.T, obj authv1alpha1.ProviderObject, funcs *interceptor.Funcs, extra ...client.Object) *pHarness {
 	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := authv1alpha1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
+	s := unitScheme()
 	if obj.GetGeneration() == 0 {
 		obj.SetGeneration(1)
 	}

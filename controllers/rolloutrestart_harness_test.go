@@ -12,10 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -46,13 +43,6 @@ type rrHarness struct {
 	failPatch func(obj client.Object) error
 	// staleLogin, when set, is served instead of the stored DeviceLogin: a cache that lags.
 	staleLogin *authv1alpha1.DeviceLogin
-}
-
-func rrScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(authv1alpha1.AddToScheme(s))
-	return s
 }
 
 func rrLogin(targets ...authv1alpha1.RolloutRestartTarget) *authv1alpha1.DeviceLogin {
@@ -97,7 +87,7 @@ func newRRHarness(t *testing.T, dl *authv1alpha1.DeviceLogin, objs ...client.Obj
 	t.Helper()
 	h := &rrHarness{t: t, ctx: context.Background(), clock: clocktesting.NewFakeClock(uStart),
 		rec: events.NewFakeRecorder(100)}
-	h.raw = fake.NewClientBuilder().WithScheme(rrScheme()).
+	h.raw = fake.NewClientBuilder().WithScheme(unitScheme()).
 		WithStatusSubresource(&authv1alpha1.DeviceLogin{}).
 		WithObjects(append([]client.Object{dl, rrTokenSecret("token-1")}, objs...)...).Build()
 	c := interceptor.NewClient(h.raw, interceptor.Funcs{
@@ -213,7 +203,7 @@ func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 func restartCount(t *testing.T, namespace, kind string) float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	if err := metrics.Register(reg, fake.NewClientBuilder().WithScheme(rrScheme()).Build()); err != nil {
+	if err := metrics.Register(reg, fake.NewClientBuilder().WithScheme(unitScheme()).Build()); err != nil {
 		t.Fatal(err)
 	}
 	families, err := reg.Gather()
