@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -87,6 +88,11 @@ func main() {
 	}
 	if softLimit > 0 {
 		debug.SetMemoryLimit(softLimit)
+	}
+	gogc, gogcSet := os.LookupEnv("GOGC")
+	if percent, ok := gcPercent(gogcSet); ok {
+		debug.SetGCPercent(percent)
+		gogc = strconv.Itoa(percent)
 	}
 
 	if clusterResourceNamespace == "" {
@@ -176,7 +182,7 @@ func main() {
 
 	setupLog.Info("Starting manager", "clusterResourceNamespace", clusterResourceNamespace,
 		"leaderElection", enableLeaderElection, "watchNamespaces", watchNamespaces.String(),
-		"goMemoryLimit", debug.SetMemoryLimit(-1))
+		"goMemoryLimit", debug.SetMemoryLimit(-1), "gogc", gogc)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Manager exited")
 		fmt.Fprintln(os.Stderr, err)

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/eventsink"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/metrics"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/secrethash"
 )
@@ -81,8 +82,11 @@ func SetupRolloutRestartWithManager(mgr ctrl.Manager, clk clock.PassiveClock) er
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	r := &RolloutRestartReconciler{Client: mgr.GetClient(), Clock: clk,
-		Recorder: mgr.GetEventRecorder("devicelogin-rollout-restart")}
+	recorder, err := eventsink.ForManager(mgr, "devicelogin-rollout-restart")
+	if err != nil {
+		return err
+	}
+	r := &RolloutRestartReconciler{Client: mgr.GetClient(), Clock: clk, Recorder: recorder}
 	return ctrl.NewControllerManagedBy(mgr).Named("rolloutrestart").
 		For(&authv1alpha1.DeviceLogin{}, builder.WithPredicates(restartInputsChanged{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.loginForSecret),

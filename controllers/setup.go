@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	authv1alpha1 "github.com/devicelogin-dev/devicelogin-operator/api/v1alpha1"
+	"github.com/devicelogin-dev/devicelogin-operator/internal/eventsink"
 	"github.com/devicelogin-dev/devicelogin-operator/internal/oauth"
 )
 
@@ -98,9 +99,13 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		}
 	}
 
+	recorder, err := eventsink.ForManager(mgr, "devicelogin-controller")
+	if err != nil {
+		return err
+	}
 	r := &DeviceLoginReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Flow: o.Flow, NamespacedFlow: o.NamespacedFlow,
-		Clock: o.Clock, Recorder: mgr.GetEventRecorder("devicelogin-controller"),
+		Clock: o.Clock, Recorder: recorder,
 		ClusterResourceNamespace: o.ClusterResourceNamespace,
 	}
 	if o.MaxConcurrentPolls == 0 {

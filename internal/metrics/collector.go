@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -83,27 +84,30 @@ func (c *loginCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// collectLogin sends the gauges of one DeviceLogin.
+// collectLogin sends the gauges of one DeviceLogin. dl must stay unchanged until the scrape is
+// encoded: the gauges' label values point into it.
 func collectLogin(ch chan<- prometheus.Metric, dl *authv1alpha1.DeviceLogin) {
-	ns, name := dl.Namespace, dl.Name
+	ns := &dto.LabelPair{Name: &labelNamespace, Value: &dl.Namespace}
+	name := &dto.LabelPair{Name: &labelName, Value: &dl.Name}
 	ready := meta.FindStatusCondition(dl.Status.Conditions, conditionReady)
 	current := metav1.ConditionUnknown
 	if ready != nil {
 		current = ready.Status
 	}
-	for _, s := range conditionStatuses {
-		ch <- prometheus.MustNewConstMetric(readyStatusDesc, prometheus.GaugeValue, boolValue(s == current), ns, name, string(s))
+	for i, s := range conditionStatuses {
+		ch <- &gauge{desc: readyStatusDesc, labels: []*dto.LabelPair{conditionPairs[i], name, ns}, value: boolValue(s == current)}
 	}
 	if ready != nil && ready.Reason != "" {
-		ch <- prometheus.MustNewConstMetric(readyReasonDesc, prometheus.GaugeValue, 1, ns, name, ready.Reason)
+		ch <- &gauge{desc: readyReasonDesc, labels: []*dto.LabelPair{name, ns, {Name: &labelReason, Value: &ready.Reason}}, value: 1}
 	}
 
-	kind := dl.Spec.ProviderRef.Kind
+	kind := string(dl.Spec.ProviderRef.Kind)
 	if kind == "" {
-		kind = authv1alpha1.OAuthProviderKind
+		kind = string(authv1alpha1.OAuthProviderKind)
 	}
-	ch <- prometheus.MustNewConstMetric(awaitingApprovalDesc, prometheus.GaugeValue,
-		boolValue(dl.Status.UserCode != ""), ns, name, string(kind), dl.Spec.ProviderRef.Name)
+	ch <- &gauge{desc: awaitingApprovalDesc, labels: []*dto.LabelPair{name, ns,
+		{Name: &labelProvider, Value: &dl.Spec.ProviderRef.Name}, {Name: &labelProviderKind, Value: &kind}},
+		value: boolValue(dl.Status.UserCode != "")}
 
 	for _, ts := range []struct {
 		desc *prometheus.Desc
@@ -114,9 +118,44 @@ func collectLogin(ch chan<- prometheus.Metric, dl *authv1alpha1.DeviceLogin) {
 		{tokenRenewalDesc, dl.Status.NextRefreshTime},
 	} {
 		if ts.t != nil && !ts.t.IsZero() {
-			ch <- prometheus.MustNewConstMetric(ts.desc, prometheus.GaugeValue, float64(ts.t.Unix()), ns, name)
+			ch <- &gauge{desc: ts.desc, labels: []*dto.LabelPair{name, ns}, value: float64(ts.t.Unix())}
 		}
 	}
+}
+
+// Label names, and the condition label's pairs in the order of conditionStatuses: shared by every
+// series of every scrape (the registry treats label pairs as immutable).
+var (
+	labelNamespace, labelName, labelCondition     = "namespace", "name", "condition"
+	labelReason, labelProvider, labelProviderKind = "reason", "provider", "provider_kind"
+	conditionPairs                                = func() []*dto.LabelPair {
+		out := make([]*dto.LabelPair, len(conditionStatuses))
+		for i, s := range conditionStatuses {
+			v := string(s)
+			out[i] = &dto.LabelPair{Name: &labelCondition, Value: &v}
+		}
+		return out
+	}()
+)
+
+// gauge is one series of a DeviceLogin gauge, with its label pairs sorted by name as the registry
+// expects. It shares the namespace and name pairs with the login's other series, and the label
+// values with the DeviceLogin, where prometheus.MustNewConstMetric allocates every pair and value
+// of every series again: with a thousand logins a scrape allocated 4.2 MB that way, all garbage
+// the moment it ends, and the manager's peak memory is often that of a scrape (BenchmarkScrape,
+// docs/performance.md).
+type gauge struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	value  float64
+}
+
+func (g *gauge) Desc() *prometheus.Desc { return g.desc }
+
+func (g *gauge) Write(out *dto.Metric) error {
+	out.Label = g.labels
+	out.Gauge = &dto.Gauge{Value: &g.value}
+	return nil
 }
 
 func boolValue(b bool) float64 {
