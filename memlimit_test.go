@@ -32,11 +32,11 @@ func TestSoftMemoryLimit(t *testing.T) {
 	}
 }
 
-// Unless GOGC says otherwise, the collector runs when the heap has grown by half its live size
+// Unless GOGC says otherwise, the collector runs when the heap has grown by 40% of its live size
 // (Go's default is all of it): the peak memory goal of issue 12.
 func TestGCPercent(t *testing.T) {
-	if percent, ok := gcPercent(false); !ok || percent != 50 {
-		t.Errorf("gcPercent without GOGC = %d, %t; want 50, true", percent, ok)
+	if percent, ok := gcPercent(false); !ok || percent != 40 {
+		t.Errorf("gcPercent without GOGC = %d, %t; want 40, true", percent, ok)
 	}
 	if _, ok := gcPercent(true); ok {
 		t.Error("gcPercent overrides GOGC")
